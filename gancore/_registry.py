@@ -1,0 +1,228 @@
+"""Plugin discovery through entry points, in two phases (STYLE.md 3 and 4).
+
+Phase one reads entry-point metadata only (name, distribution, version) and never imports a
+plugin; phase two imports a plugin when it is used. Both are cached; `refresh()` clears them.
+Built-in plugins are registered in code and win over entry points of the same name.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata as md
+import os
+import warnings
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import attrs
+
+from gancore._errors import PluginError, PluginLoadError, PluginNotFoundError
+
+__all__ = [
+    "GROUPS",
+    "PluginInfo",
+    "PluginWarning",
+    "list_plugins",
+    "load_plugin",
+    "plugin_names",
+    "refresh",
+    "register_builtin",
+]
+
+#: Short group names and their entry-point groups.
+GROUPS: dict[str, str] = {
+    "backends": "gancore.backends",
+    "architectures": "gancore.architectures",
+    "losses": "gancore.losses",
+    "datasets": "gancore.datasets",
+}
+
+#: Install hints for plugins that gancore knows by name.
+_INSTALL_HINTS: dict[tuple[str, str], str] = {
+    ("backends", "torch"): "pip install gancore[torch]",
+    ("backends", "tensorflow"): "pip install gancore[tensorflow]",
+}
+
+#: Distributions that are part of gancore itself; never switched off by GANCORE_NO_PLUGINS.
+_FIRST_PARTY = frozenset({"gancore", "gancore-torch", "gancore-tensorflow"})
+
+#: Environment variable that turns third-party plugin loading off when set to 1/true/yes.
+DISABLE_ENV = "GANCORE_NO_PLUGINS"
+#: Environment variable with a comma-separated block list: `name`, `group:name` or `dist=NAME`.
+BLOCK_ENV = "GANCORE_BLOCK_PLUGINS"
+
+
+class PluginWarning(UserWarning):
+    """A plugin was skipped or shadowed while listing; gancore goes on without it."""
+
+
+@attrs.frozen
+class PluginInfo:
+    """What phase one knows of a plugin, without importing it."""
+
+    group: str
+    name: str
+    value: str
+    distribution: str
+    version: str
+    builtin: bool = False
+
+
+@attrs.frozen
+class _Entry:
+    info: PluginInfo
+    load: Callable[[], Any]
+    validate: Callable[[Any], bool] | None = None
+
+
+_BUILTINS: dict[str, dict[str, _Entry]] = {group: {} for group in GROUPS}
+_VALIDATORS: dict[str, Callable[[Any], bool]] = {}
+
+
+def _check_group(group: str) -> str:
+    if group not in GROUPS:
+        allowed = ", ".join(repr(g) for g in GROUPS)
+        raise PluginError(f"group must be one of {allowed}; received {group!r}")
+    return group
+
+
+def register_builtin(group: str, name: str, obj_or_loader: Any, *, lazy: bool = False) -> None:
+    """Register one of gancore's own plugins in code (no entry point needed).
+
+    With ``lazy=True`` the object is a zero-argument callable that imports and returns the
+    plugin, so registering costs no import.
+    """
+    _check_group(group)
+    info = PluginInfo(group, name, f"<builtin {name}>", "gancore", _own_version(), builtin=True)
+    load = obj_or_loader if lazy else (lambda: obj_or_loader)
+    _BUILTINS[group][name] = _Entry(info, load)
+    _discover.cache_clear()
+
+
+def set_validator(group: str, validate: Callable[[Any], bool], kind: str) -> None:
+    """Set the check that a loaded plugin of `group` is the right kind of object."""
+    _check_group(group)
+    _VALIDATORS[group] = validate
+    _KINDS[group] = kind
+
+
+_KINDS: dict[str, str] = {}
+
+
+def _own_version() -> str:
+    try:
+        return md.version("gancore")
+    except md.PackageNotFoundError:
+        return "0+unknown"
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _blocked(info: PluginInfo) -> bool:
+    items = {item.strip() for item in os.environ.get(BLOCK_ENV, "").split(",") if item.strip()}
+    return bool(
+        {info.name, f"{info.group}:{info.name}", f"dist={info.distribution}"} & items
+    )
+
+
+def _entry_points(group: str) -> Iterable[md.EntryPoint]:
+    return md.entry_points(group=GROUPS[group])
+
+
+def _info_of(group: str, ep: md.EntryPoint) -> PluginInfo:
+    dist = getattr(ep, "dist", None)
+    name = dist.metadata["Name"] if dist is not None else "<unknown distribution>"
+    version = dist.version if dist is not None else "?"
+    return PluginInfo(group, ep.name, ep.value, name, version)
+
+
+@functools.cache
+def _discover(group: str) -> dict[str, _Entry]:
+    """Phase one: every usable plugin of the group by name, builtins first; never imports."""
+    found: dict[str, _Entry] = dict(_BUILTINS[group])
+    disabled = _env_flag(DISABLE_ENV)
+    for ep in sorted(_entry_points(group), key=lambda e: (e.name, e.value)):
+        info = _info_of(group, ep)
+        if _blocked(info):
+            continue
+        if disabled and info.distribution.lower() not in _FIRST_PARTY:
+            continue
+        if info.name in found:
+            winner = found[info.name].info
+            warnings.warn(
+                f"{group} plugin {info.name!r} is registered twice: by "
+                f"{winner.distribution} ({winner.value}) and by {info.distribution} "
+                f"({info.value}); using the one from {winner.distribution}",
+                PluginWarning,
+                stacklevel=3,
+            )
+            continue
+        found[info.name] = _Entry(info, ep.load)
+    return dict(sorted(found.items()))
+
+
+def list_plugins(group: str) -> list[PluginInfo]:
+    """Every plugin of a group, sorted by name, from metadata only (imports nothing)."""
+    return [entry.info for entry in _discover(_check_group(group)).values()]
+
+
+def plugin_names(group: str) -> list[str]:
+    """The sorted names of a group's plugins (imports nothing)."""
+    return [info.name for info in list_plugins(group)]
+
+
+def _not_found(group: str, name: str) -> PluginNotFoundError:
+    installed = ", ".join(plugin_names(group)) or "none"
+    singular = group[:-1]
+    hint = _INSTALL_HINTS.get((group, name))
+    how = f": {hint}" if hint else ""
+    return PluginNotFoundError(
+        f"{singular} {name!r} is not installed{how} (installed {group}: {installed})"
+    )
+
+
+@functools.cache
+def load_plugin(group: str, name: str) -> Any:
+    """Phase two: import and return the plugin object, checked to be of the right kind.
+
+    Raises PluginNotFoundError for an unknown name and PluginLoadError, chained to the
+    original exception, when the plugin fails to import or is the wrong kind of object.
+    """
+    entries = _discover(_check_group(group))
+    if name not in entries:
+        raise _not_found(group, name)
+    entry = entries[name]
+    info = entry.info
+    where = f"entry point {info.name} = {info.value} of distribution {info.distribution}"
+    try:
+        obj = entry.load()
+    except Exception as e:
+        raise PluginLoadError(
+            f"{group[:-1]} {name!r} failed to load ({where}): {type(e).__name__}: {e}"
+        ) from e
+    validate = _VALIDATORS.get(group)
+    if validate is not None and not validate(obj):
+        raise PluginLoadError(
+            f"{group[:-1]} {name!r} ({where}) is not a valid {_KINDS[group]}; "
+            f"received {type(obj).__name__}"
+        )
+    return obj
+
+
+def try_load_all(group: str) -> dict[str, Any]:
+    """Load every plugin of a group; a broken one is skipped with a PluginWarning."""
+    loaded: dict[str, Any] = {}
+    for name in plugin_names(group):
+        try:
+            loaded[name] = load_plugin(group, name)
+        except PluginError as e:
+            warnings.warn(str(e), PluginWarning, stacklevel=2)
+    return loaded
+
+
+def refresh() -> None:
+    """Forget what discovery and loading cached (after installing or removing plugins)."""
+    _discover.cache_clear()
+    load_plugin.cache_clear()
