@@ -20,6 +20,7 @@ from gancore.losses._adversarial import (
     wasserstein_generator_loss,
 )
 from gancore.losses._common import REDUCTIONS, generic_only
+from gancore.losses._families import LOSS_FAMILIES, LossFamily
 from gancore.losses._reconstruction import cycle_consistency_loss, identity_loss
 from gancore.losses._regularizers import clip_weights, gradient_penalty
 from gancore.losses._semi_supervised import (
@@ -29,6 +30,8 @@ from gancore.losses._semi_supervised import (
 )
 
 __all__ = [
+    "LOSS_FAMILIES",
+    "LossFamily",
     "REDUCTIONS",
     "class_logits_to_score",
     "clip_weights",

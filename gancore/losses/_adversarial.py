@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from gancore._errors import InvalidArgumentError
+from gancore._numpy_backend import NUMPY_OPS
 from gancore._ops import ArrayOps
 from gancore.losses._common import (
     backend_ops,
@@ -65,16 +66,30 @@ def label_flip_mask(batch_size: int, fraction: float, rng: Any) -> np.ndarray:
 
 
 def _real_targets(
+    ops: ArrayOps,
+    real: Array,
     shape: tuple[int | None, ...],
     smoothing: float,
     flip_fraction: float,
     flip_mask: Any,
     rng: Any,
-) -> float | np.ndarray:
-    """The critic's target for each real sample: 1 - smoothing, or 0 where flipped."""
+) -> Any:
+    """The critic's target for each real sample: 1 - smoothing, or 0 where flipped.
+
+    A scalar when nothing flips; else an array of the backend that broadcasts over `real`.
+    """
     smoothing = check_fraction("smoothing", smoothing, upper_open=True)
     if flip_mask is None and flip_fraction == 0.0:
         return 1.0 - smoothing
+    if ops.is_array(flip_mask) and ops is not NUMPY_OPS:
+        # A native mask (e.g. an input of a compiled step): targets computed on the device.
+        mask_shape = ops.shape(flip_mask)
+        if len(mask_shape) != 1:
+            raise InvalidArgumentError(
+                f"flip_mask must have shape ({shape[0]},); received {mask_shape}"
+            )
+        kept = 1.0 - ops.asarray(flip_mask, like=real)
+        return per_sample(ops, "flip_mask", kept * (1.0 - smoothing), real, shape)
     if flip_mask is None:
         if rng is None:
             raise InvalidArgumentError(
@@ -93,7 +108,7 @@ def _real_targets(
             f"flip_mask must be a boolean array of shape ({shape[0]},); received "
             f"{mask.dtype} array of shape {mask.shape}"
         )
-    return np.where(mask, 0.0, 1.0 - smoothing)
+    return per_sample(ops, "flip_mask", np.where(mask, 0.0, 1.0 - smoothing), real, shape)
 
 
 def _sigmoid_ce(ops: ArrayOps, logits: Array, target: Any) -> Array:
@@ -152,9 +167,7 @@ def minimax_critic_loss(
       or an explicit boolean ``flip_mask`` of shape ``(batch,)`` (see `label_flip_mask`).
     """
     ops, real_shape, fake_shape = _check_pair(real, fake, reduction)
-    target = _real_targets(real_shape, smoothing, flip_fraction, flip_mask, rng)
-    if isinstance(target, np.ndarray):
-        target = per_sample(ops, "flip_mask", target, real, real_shape)
+    target = _real_targets(ops, real, real_shape, smoothing, flip_fraction, flip_mask, rng)
     return dispatch(
         "minimax_critic_loss", _minimax_critic, ops,
         real=real, fake=fake, real_target=target,
@@ -285,9 +298,7 @@ def least_squares_critic_loss(
     smoothing and flipping work as in `minimax_critic_loss` (they change the real target).
     """
     ops, real_shape, fake_shape = _check_pair(real, fake, reduction)
-    target = _real_targets(real_shape, smoothing, flip_fraction, flip_mask, rng)
-    if isinstance(target, np.ndarray):
-        target = per_sample(ops, "flip_mask", target, real, real_shape)
+    target = _real_targets(ops, real, real_shape, smoothing, flip_fraction, flip_mask, rng)
     real_term = weighted(
         (real - target) ** 2, per_sample(ops, "real_weights", real_weights, real, real_shape)
     )

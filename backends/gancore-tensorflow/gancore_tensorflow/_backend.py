@@ -52,3 +52,61 @@ class TensorFlowBackend:
         from gancore_tensorflow._device import resolve_device
 
         return resolve_device(device)
+
+    # --- networks -----------------------------------------------------------------------
+
+    def build_network(self, spec: Any, state: Any, device: str = "auto") -> Any:
+        """The native `tf.Module` for a portable spec, loaded with `state`."""
+        from gancore_tensorflow._nn import build_network
+
+        return build_network(spec, state, self.resolve_device(device))
+
+    def to_native(self, x: Any, device: str = "auto") -> Any:
+        """A numpy array as a tensor on `device` (NHWC, TensorFlow's own layout)."""
+        from gancore_tensorflow._nn import to_native
+
+        return to_native(x, self.resolve_device(device))
+
+    def to_numpy(self, x: Any) -> Any:
+        from gancore_tensorflow._nn import to_numpy
+
+        return to_numpy(x)
+
+    def seed(self, seed: int) -> None:
+        """Seed TensorFlow's global generator (dropout masks, natively drawn noise)."""
+        self.tf.random.set_seed(seed)
+
+    # --- training -----------------------------------------------------------------------
+
+    def make_optimizer(self, config: Any, params: Any) -> Any:
+        from gancore_tensorflow._train import make_optimizer
+
+        return make_optimizer(config, params)
+
+    def set_learning_rate(self, optimizer: Any, lr: float) -> None:
+        from gancore_tensorflow._train import set_learning_rate
+
+        set_learning_rate(optimizer, lr)
+
+    def make_update(self, objective: Any, optimizer: Any, *, post: Any = None,
+                    compile: bool = False) -> Any:
+        """One optimizer step on `objective(inputs) -> (loss, metrics)` in a `tf.function`
+        (with XLA when `compile`)."""
+        from gancore_tensorflow._train import Update
+
+        return Update(objective, optimizer, post=post, compile=compile)
+
+    def no_grad(self) -> Any:
+        from gancore_tensorflow._train import no_grad
+
+        return no_grad()
+
+    def ema_update(self, target: Any, source: Any, decay: float) -> None:
+        from gancore_tensorflow._train import ema_update
+
+        ema_update(target, source, decay)
+
+    def copy_values(self, target: Any, source: Any) -> None:
+        from gancore_tensorflow._train import copy_values
+
+        copy_values(target, source)

@@ -47,3 +47,61 @@ class TorchBackend:
         from gancore_torch._device import resolve_device
 
         return resolve_device(device)
+
+    # --- networks -----------------------------------------------------------------------
+
+    def build_network(self, spec: Any, state: Any, device: str = "auto") -> Any:
+        """The native `torch.nn.Module` for a portable spec, loaded with `state`."""
+        from gancore_torch._nn import build_network
+
+        return build_network(spec, state, self.resolve_device(device))
+
+    def to_native(self, x: Any, device: str = "auto") -> Any:
+        """A numpy array as a tensor on `device`; NHWC images become NCHW."""
+        from gancore_torch._nn import to_native
+
+        return to_native(x, self.resolve_device(device))
+
+    def to_numpy(self, x: Any) -> Any:
+        """A tensor as numpy; NCHW images become NHWC."""
+        from gancore_torch._nn import to_numpy
+
+        return to_numpy(x)
+
+    def seed(self, seed: int) -> None:
+        """Seed torch's own generators (dropout masks, natively drawn noise)."""
+        self.torch.manual_seed(seed)
+
+    # --- training -----------------------------------------------------------------------
+
+    def make_optimizer(self, config: Any, params: Any) -> Any:
+        from gancore_torch._train import make_optimizer
+
+        return make_optimizer(config, params)
+
+    def set_learning_rate(self, optimizer: Any, lr: float) -> None:
+        from gancore_torch._train import set_learning_rate
+
+        set_learning_rate(optimizer, lr)
+
+    def make_update(self, objective: Any, optimizer: Any, *, post: Any = None,
+                    compile: bool = False) -> Any:
+        """One compiled optimizer step on `objective(inputs) -> (loss, metrics)`."""
+        from gancore_torch._train import Update
+
+        return Update(objective, optimizer, post=post, compile=compile)
+
+    def no_grad(self) -> Any:
+        from gancore_torch._train import no_grad
+
+        return no_grad()
+
+    def ema_update(self, target: Any, source: Any, decay: float) -> None:
+        from gancore_torch._train import ema_update
+
+        ema_update(target, source, decay)
+
+    def copy_values(self, target: Any, source: Any) -> None:
+        from gancore_torch._train import copy_values
+
+        copy_values(target, source)

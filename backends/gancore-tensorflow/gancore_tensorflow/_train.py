@@ -1,0 +1,145 @@
+"""Optimizers and compiled update steps on TensorFlow.
+
+The optimizers are written here with PyTorch's update rules (rather than Keras'), so that a
+training step gives the same new parameters on both backends: Keras' Adam, for one, adds its
+epsilon to the uncorrected second moment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+import tensorflow as tf
+
+from gancore import InvalidArgumentError
+
+
+class _Optimizer:
+    def __init__(self, config: Any, params: Sequence[tf.Variable], slots: int) -> None:
+        self.config = config
+        self.params = list(params)
+        self.lr = tf.Variable(config.lr, trainable=False, dtype=tf.float32, name="lr")
+        self.step = tf.Variable(0.0, trainable=False, dtype=tf.float32, name="step")
+        self.slots = [
+            [tf.Variable(tf.zeros_like(p), trainable=False) for p in self.params]
+            for _ in range(slots)
+        ]
+
+
+class Adam(_Optimizer):
+    """Adam (Kingma & Ba 2015) with torch.optim.Adam's arithmetic."""
+
+    def __init__(self, config: Any, params: Sequence[tf.Variable]) -> None:
+        super().__init__(config, params, slots=2)
+
+    def apply(self, grads: Sequence[tf.Tensor | None]) -> None:
+        b1, b2, eps = self.config.beta1, self.config.beta2, self.config.eps
+        self.step.assign_add(1.0)
+        step_size = self.lr / (1.0 - b1**self.step)
+        root_bc2 = tf.sqrt(1.0 - b2**self.step)
+        for p, g, m, v in zip(self.params, grads, *self.slots, strict=True):
+            if g is None:
+                continue
+            m.assign(b1 * m + (1.0 - b1) * g)
+            v.assign(b2 * v + (1.0 - b2) * g * g)
+            p.assign_sub(step_size * m / (tf.sqrt(v) / root_bc2 + eps))
+
+
+class RMSprop(_Optimizer):
+    """RMSprop (Tieleman & Hinton 2012) with torch.optim.RMSprop's arithmetic."""
+
+    def __init__(self, config: Any, params: Sequence[tf.Variable]) -> None:
+        super().__init__(config, params, slots=1)
+
+    def apply(self, grads: Sequence[tf.Tensor | None]) -> None:
+        rho, eps = self.config.rho, self.config.eps
+        self.step.assign_add(1.0)
+        for p, g, s in zip(self.params, grads, self.slots[0], strict=True):
+            if g is None:
+                continue
+            s.assign(rho * s + (1.0 - rho) * g * g)
+            p.assign_sub(self.lr * g / (tf.sqrt(s) + eps))
+
+
+class SGD(_Optimizer):
+    """SGD with momentum, with torch.optim.SGD's arithmetic."""
+
+    def __init__(self, config: Any, params: Sequence[tf.Variable]) -> None:
+        super().__init__(config, params, slots=1)
+
+    def apply(self, grads: Sequence[tf.Tensor | None]) -> None:
+        mu = self.config.momentum
+        first = tf.equal(self.step, 0.0)
+        self.step.assign_add(1.0)
+        for p, g, buf in zip(self.params, grads, self.slots[0], strict=True):
+            if g is None:
+                continue
+            if mu:
+                buf.assign(tf.where(first, g, mu * buf + g))
+                g = buf
+            p.assign_sub(self.lr * g)
+
+
+def make_optimizer(config: Any, params: Sequence[tf.Variable]) -> _Optimizer:
+    """The optimizer for a gancore `OptimizerConfig`."""
+    kinds = {"adam": Adam, "rmsprop": RMSprop, "sgd": SGD}
+    if config.name not in kinds:
+        raise InvalidArgumentError(
+            f"optimizer must be one of 'adam', 'rmsprop', 'sgd'; received {config.name!r}"
+        )
+    return kinds[config.name](config, params)
+
+
+def set_learning_rate(optimizer: _Optimizer, lr: float) -> None:
+    optimizer.lr.assign(lr)
+
+
+Objective = Callable[[Mapping[str, Any]], tuple[tf.Tensor, Mapping[str, tf.Tensor]]]
+
+
+class Update:
+    """One optimizer step on `objective`, compiled with `tf.function` (XLA with `compile`)."""
+
+    def __init__(self, objective: Objective, optimizer: _Optimizer,
+                 post: Callable[[], None] | None = None, compile: bool = False) -> None:
+        self.objective = objective
+        self.optimizer = optimizer
+        self.post = post
+        # The objective has no tensor-dependent Python control flow: AutoGraph is not needed.
+        self._step = tf.function(self._run, jit_compile=compile or None, autograph=False,
+                                 reduce_retracing=True)
+
+    def _run(self, inputs: Mapping[str, Any]) -> Mapping[str, tf.Tensor]:
+        params = self.optimizer.params
+        # Only the trained network's variables are watched: the other network's forward
+        # pass (the fakes of a critic step) records nothing.
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(params)
+            loss, metrics = self.objective(inputs)
+        self.optimizer.apply(tape.gradient(loss, params))
+        if self.post is not None:
+            self.post()
+        return metrics
+
+    def __call__(self, inputs: Mapping[str, Any]) -> Mapping[str, tf.Tensor]:
+        return self._step(dict(inputs))
+
+
+@contextlib.contextmanager
+def no_grad() -> Iterator[None]:
+    """Nothing to do: the update's tape watches only the trained network's variables."""
+    yield
+
+
+def ema_update(target: Sequence[tf.Variable], source: Sequence[tf.Variable],
+               decay: float) -> None:
+    """target = decay * target + (1 - decay) * source, in place."""
+    for t, s in zip(target, source, strict=True):
+        t.assign(decay * t + (1.0 - decay) * s)
+
+
+def copy_values(target: Sequence[tf.Variable], source: Sequence[tf.Variable]) -> None:
+    for t, s in zip(target, source, strict=True):
+        t.assign(s)

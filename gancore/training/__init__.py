@@ -1,0 +1,63 @@
+"""Training: the loop owned by the core, steps compiled by each backend.
+
+`train("dcgan")` runs a recipe end to end; `GANTrainer`, `SGANTrainer` and
+`CycleGANTrainer` give full control; checkpoints load and sample on any backend.
+"""
+
+from __future__ import annotations
+
+from gancore.training._callbacks import (
+    Callback,
+    CheckpointEvery,
+    MetricsLog,
+    ProgressBar,
+    SampleGrid,
+)
+from gancore.training._checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from gancore.training._config import OptimizerConfig, TrainConfig
+from gancore.training._images import image_grid, save_samples
+from gancore.training._recipes import (
+    RECIPES,
+    Recipe,
+    build_architecture,
+    get_recipe,
+    load_dataset,
+)
+from gancore.training._run import RunResult, default_backend, train
+from gancore.training._trainer import (
+    CycleGANTrainer,
+    GANTrainer,
+    ImagePool,
+    SGANTrainer,
+    make_trainer,
+    resolve_loss,
+)
+
+__all__ = [
+    "RECIPES",
+    "Callback",
+    "Checkpoint",
+    "CheckpointEvery",
+    "CycleGANTrainer",
+    "GANTrainer",
+    "ImagePool",
+    "MetricsLog",
+    "OptimizerConfig",
+    "ProgressBar",
+    "Recipe",
+    "RunResult",
+    "SGANTrainer",
+    "SampleGrid",
+    "TrainConfig",
+    "build_architecture",
+    "default_backend",
+    "get_recipe",
+    "image_grid",
+    "load_checkpoint",
+    "load_dataset",
+    "make_trainer",
+    "resolve_loss",
+    "save_checkpoint",
+    "save_samples",
+    "train",
+]

@@ -1,0 +1,158 @@
+"""Training configuration: attrs values with validators, built from dicts / TOML by name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from gancore._errors import InvalidArgumentError
+
+__all__ = ["ALGORITHMS", "OptimizerConfig", "TrainConfig"]
+
+ALGORITHMS = ("gan", "sgan", "cyclegan")
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
+SCHEDULES = ("constant", "linear")
+
+
+def _positive(inst: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
+        raise InvalidArgumentError(f"'{attribute.name}' must be > 0: {value!r}")
+
+
+def _non_negative(inst: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+        raise InvalidArgumentError(f"'{attribute.name}' must be >= 0: {value!r}")
+
+
+def _unit(inst: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+        raise InvalidArgumentError(f"'{attribute.name}' must be in [0, 1): {value!r}")
+
+
+def _positive_int(inst: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise InvalidArgumentError(f"'{attribute.name}' must be an int >= 1: {value!r}")
+
+
+def _non_negative_int(inst: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise InvalidArgumentError(f"'{attribute.name}' must be an int >= 0: {value!r}")
+
+
+def _one_of(options: tuple[str, ...]) -> Any:
+    def check(inst: Any, attribute: attrs.Attribute, value: Any) -> None:
+        if value not in options:
+            allowed = ", ".join(repr(o) for o in options)
+            raise InvalidArgumentError(f"'{attribute.name}' must be one of {allowed}: {value!r}")
+
+    return check
+
+
+def _from_dict(cls: type, data: dict[str, Any], what: str) -> Any:
+    names = {f.name for f in attrs.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise InvalidArgumentError(
+            f"{what} keys must be among {', '.join(sorted(names))}; received {', '.join(unknown)}"
+        )
+    return cls(**data)
+
+
+@attrs.frozen
+class OptimizerConfig:
+    """One network's optimizer. Arithmetic is PyTorch's on every backend.
+
+    ``rho`` is RMSprop's smoothing constant (torch's ``alpha``).
+    """
+
+    name: str = attrs.field(default="adam", validator=_one_of(OPTIMIZERS))
+    lr: float = attrs.field(default=2e-4, validator=_positive)
+    beta1: float = attrs.field(default=0.5, validator=_unit)
+    beta2: float = attrs.field(default=0.999, validator=_unit)
+    eps: float = attrs.field(default=1e-8, validator=_positive)
+    rho: float = attrs.field(default=0.99, validator=_unit)
+    momentum: float = attrs.field(default=0.0, validator=_unit)
+
+    @classmethod
+    def adam(cls, lr: float = 2e-4, beta1: float = 0.5, beta2: float = 0.999) -> OptimizerConfig:
+        """Adam, by default with the DCGAN settings (Radford et al. 2016)."""
+        return cls("adam", lr=lr, beta1=beta1, beta2=beta2)
+
+    @classmethod
+    def rmsprop(cls, lr: float = 5e-5) -> OptimizerConfig:
+        """RMSprop, by default with the original WGAN's learning rate (Arjovsky et al. 2017)."""
+        return cls("rmsprop", lr=lr)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> OptimizerConfig:
+        """From a dict such as a TOML table; unknown keys are an error."""
+        return _from_dict(cls, data, "optimizer")
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+def _optimizer(value: Any) -> OptimizerConfig:
+    return OptimizerConfig.from_dict(value) if isinstance(value, dict) else value
+
+
+@attrs.frozen
+class TrainConfig:
+    """Everything about a training run except the networks and the data.
+
+    ``steps`` counts generator updates; each is preceded by ``n_critic`` critic updates.
+    ``loss`` names a loss family (``minimax``, ``nonsaturating``, ``wasserstein``, ``hinge``,
+    ``least_squares`` or a loss plugin). Label flipping (``flip_fraction``), smoothing, the
+    gradient penalty, weight clipping and the generator's EMA are off unless set.
+    """
+
+    algorithm: str = attrs.field(default="gan", validator=_one_of(ALGORITHMS))
+    loss: str = "nonsaturating"
+    steps: int = attrs.field(default=2000, validator=_positive_int)
+    batch_size: int = attrs.field(default=64, validator=_positive_int)
+    n_critic: int = attrs.field(default=1, validator=_positive_int)
+    seed: int = attrs.field(default=0, validator=_non_negative_int)
+    generator_optimizer: OptimizerConfig = attrs.field(
+        factory=OptimizerConfig, converter=_optimizer
+    )
+    critic_optimizer: OptimizerConfig = attrs.field(factory=OptimizerConfig, converter=_optimizer)
+    gradient_penalty: float = attrs.field(default=0.0, validator=_non_negative)
+    one_sided_penalty: bool = False
+    clip_value: float | None = attrs.field(
+        default=None, validator=attrs.validators.optional(_positive)
+    )
+    flip_fraction: float = attrs.field(default=0.0, validator=_unit)
+    smoothing: float = attrs.field(default=0.0, validator=_unit)
+    ema_decay: float | None = attrs.field(
+        default=None, validator=attrs.validators.optional(_unit)
+    )
+    lr_schedule: str = attrs.field(default="constant", validator=_one_of(SCHEDULES))
+    decay_start: float = attrs.field(default=0.5, validator=_unit)
+    cycle_weight: float = attrs.field(default=10.0, validator=_non_negative)
+    identity_weight: float = attrs.field(default=5.0, validator=_non_negative)
+    pool_size: int = attrs.field(default=50, validator=_non_negative_int)
+    num_labeled: int = attrs.field(default=100, validator=_positive_int)
+    supervised_weight: float = attrs.field(default=1.0, validator=_non_negative)
+    log_every: int = attrs.field(default=50, validator=_positive_int)
+    sample_every: int = attrs.field(default=0, validator=_non_negative_int)
+    checkpoint_every: int = attrs.field(default=0, validator=_non_negative_int)
+    grid_size: int = attrs.field(default=64, validator=_positive_int)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """From a dict such as a TOML table; unknown keys are an error."""
+        return _from_dict(cls, data, "training config")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict (the optimizers as nested tables)."""
+        return attrs.asdict(self)
+
+    def learning_rate_factor(self, step: int) -> float:
+        """The schedule's multiplier at generator step `step` (0-based)."""
+        if self.lr_schedule == "constant":
+            return 1.0
+        start = int(self.decay_start * self.steps)
+        if step < start:
+            return 1.0
+        return max(0.0, 1.0 - (step - start) / max(1, self.steps - start))

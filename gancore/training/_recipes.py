@@ -1,0 +1,173 @@
+"""Named recipes: an architecture, a dataset and a training config that work together.
+
+`gancore train --recipe NAME` runs one; `gancore recipes` lists them. Every option of a
+recipe can be overridden from the command line or a TOML file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import numpy as np
+
+from gancore import _registry
+from gancore._errors import InvalidArgumentError
+from gancore.architectures import BUILTIN_ARCHITECTURES, ArchitecturePair
+from gancore.data import BUILTIN_DATASETS, Dataset
+from gancore.training._config import OptimizerConfig, TrainConfig
+
+__all__ = ["RECIPES", "Recipe", "get_recipe", "load_dataset", "build_architecture"]
+
+#: Where the MNIST recipes look when no data path is given.
+MNIST_ENV = "GANCORE_MNIST"
+
+
+@attrs.frozen
+class Recipe:
+    """A ready-to-run training setup."""
+
+    name: str
+    description: str
+    architecture: str
+    dataset: str
+    config: TrainConfig
+    architecture_options: Mapping[str, Any] = attrs.field(factory=dict)
+    dataset_options: Mapping[str, Any] = attrs.field(factory=dict)
+
+    def with_overrides(self, *, architecture: str | None = None, dataset: str | None = None,
+                       config: Mapping[str, Any] | None = None,
+                       architecture_options: Mapping[str, Any] | None = None,
+                       dataset_options: Mapping[str, Any] | None = None) -> Recipe:
+        """A copy with some settings replaced (the config field by field)."""
+        cfg = self.config
+        if config:
+            merged = {**cfg.to_dict(), **config}
+            for key in ("generator_optimizer", "critic_optimizer"):
+                if isinstance(config.get(key), Mapping):
+                    merged[key] = {**getattr(cfg, key).to_dict(), **config[key]}
+            cfg = TrainConfig.from_dict(merged)
+        return attrs.evolve(
+            self,
+            architecture=architecture or self.architecture,
+            dataset=dataset or self.dataset,
+            config=cfg,
+            architecture_options={**self.architecture_options, **(architecture_options or {})},
+            dataset_options={**self.dataset_options, **(dataset_options or {})},
+        )
+
+
+def load_dataset(name: str, options: Mapping[str, Any] | None = None) -> Dataset:
+    """A dataset by name: gancore's own or a `gancore.datasets` plugin (a loader callable)."""
+    options = dict(options or {})
+    if name in BUILTIN_DATASETS:
+        loader = BUILTIN_DATASETS[name]
+        if name in ("mnist", "fashion_mnist") and "folder" not in options:
+            folder = os.environ.get(MNIST_ENV)
+            if not folder:
+                raise InvalidArgumentError(
+                    f"dataset {name!r} needs a folder with the IDX files: pass --data PATH "
+                    f"(or set {MNIST_ENV})"
+                )
+            options["folder"] = folder
+    else:
+        loader = _registry.load_plugin("datasets", name)
+    data = loader(**options)
+    if not isinstance(data, Dataset):
+        raise InvalidArgumentError(
+            f"dataset {name!r} must load a gancore.data.Dataset; received {type(data).__name__}"
+        )
+    return data
+
+
+def build_architecture(name: str, sample_shape: tuple[int, ...],
+                       options: Mapping[str, Any] | None = None) -> ArchitecturePair:
+    """An architecture pair by name: gancore's own or a `gancore.architectures` plugin."""
+    builder = BUILTIN_ARCHITECTURES.get(name) or _registry.load_plugin("architectures", name)
+    pair = builder(tuple(sample_shape), **dict(options or {}))
+    if not isinstance(pair, ArchitecturePair):
+        raise InvalidArgumentError(
+            f"architecture {name!r} must build an ArchitecturePair; received "
+            f"{type(pair).__name__}"
+        )
+    return pair
+
+
+def inverted(data: Dataset) -> Dataset:
+    """The same images with black and white swapped: the second domain of the toy CycleGAN."""
+    return Dataset(f"{data.name}-inverted", np.ascontiguousarray(-data.images), data.labels,
+                   data.num_classes, data.class_names)
+
+
+_DCGAN_ADAM = OptimizerConfig.adam(2e-4, 0.5)
+_GP_ADAM = OptimizerConfig.adam(1e-4, 0.0, 0.9)
+
+
+def _recipes() -> dict[str, Recipe]:
+    digits = dict(dataset="digits")
+    base = TrainConfig(steps=2000, batch_size=64, log_every=50,
+                       generator_optimizer=_DCGAN_ADAM, critic_optimizer=_DCGAN_ADAM)
+    wgan_gp = attrs.evolve(base, loss="wasserstein", gradient_penalty=10.0, n_critic=5,
+                           steps=1500, generator_optimizer=_GP_ADAM, critic_optimizer=_GP_ADAM)
+    mixture = TrainConfig(
+        steps=3000, batch_size=256, loss="nonsaturating", log_every=100,
+        generator_optimizer=OptimizerConfig.adam(1e-3, 0.5, 0.999),
+        critic_optimizer=OptimizerConfig.adam(1e-3, 0.5, 0.999), grid_size=2500,
+    )
+    items = [
+        Recipe("dcgan", "DCGAN, non-saturating loss, on the 8x8 digits (the default)",
+               "dcgan", config=base, **digits),
+        Recipe("gan-minimax", "DCGAN with the original saturating minimax loss", "dcgan",
+               config=attrs.evolve(base, loss="minimax"), **digits),
+        Recipe("gan-label-flip", "DCGAN, non-saturating, 10% of real labels flipped", "dcgan",
+               config=attrs.evolve(base, flip_fraction=0.1), **digits),
+        Recipe("vanilla", "fully connected GAN (Raschka ch. 17)", "vanilla",
+               config=base, **digits),
+        Recipe("fc-bn", "fully connected 256-512-1024 generator with batch norm", "fc_bn",
+               config=base, **digits),
+        Recipe("wgan", "WGAN: weight clipping 0.01, RMSprop 5e-5, 5 critic steps", "dcgan",
+               config=attrs.evolve(base, loss="wasserstein", clip_value=0.01, n_critic=5,
+                                   steps=1500,
+                                   generator_optimizer=OptimizerConfig.rmsprop(5e-5),
+                                   critic_optimizer=OptimizerConfig.rmsprop(5e-5)),
+               **digits),
+        Recipe("wgan-gp", "WGAN-GP: gradient penalty 10, 5 critic steps, layer-norm critic",
+               "dcgan", config=wgan_gp, architecture_options={"norm": "layer"}, **digits),
+        Recipe("cgan", "conditional DCGAN: labels embedded into noise and image", "dcgan",
+               config=base, architecture_options={"num_classes": 10}, **digits),
+        Recipe("sgan", "semi-supervised GAN: 100 labelled digits, K-class critic", "dcgan",
+               config=attrs.evolve(base, algorithm="sgan", num_labeled=100),
+               architecture_options={"num_classes": 10, "semi_supervised": True}, **digits),
+        Recipe("cyclegan", "CycleGAN: digits <-> inverted digits, U-Net, PatchGAN", "cyclegan",
+               config=attrs.evolve(base, algorithm="cyclegan", loss="least_squares", steps=600,
+                                   batch_size=16, identity_weight=5.0, cycle_weight=10.0),
+               architecture_options={"base_filters": 16, "depth": 2}, **digits),
+        Recipe("ring", "2-D ring of 8 Gaussians (PacGAN protocol), packed critic", "pacgan_mlp",
+               config=mixture, architecture_options={"packing": 4}, dataset="ring"),
+        Recipe("grid", "2-D grid of 25 Gaussians (PacGAN protocol), packed critic",
+               "pacgan_mlp", config=mixture, architecture_options={"packing": 4},
+               dataset="grid"),
+        Recipe("mnist-dcgan", "GANs in Action ch. 4 DCGAN on MNIST (--data PATH)", "dcgan",
+               config=attrs.evolve(base, steps=3000), dataset="mnist"),
+        Recipe("mnist-wgan-gp", "WGAN-GP on MNIST (--data PATH)", "dcgan",
+               config=attrs.evolve(wgan_gp, steps=2000), architecture_options={"norm": "layer"},
+               dataset="mnist"),
+        Recipe("mnist-cgan", "conditional DCGAN on MNIST (--data PATH)", "dcgan",
+               config=attrs.evolve(base, steps=3000), architecture_options={"num_classes": 10},
+               dataset="mnist"),
+    ]
+    return {r.name: r for r in items}
+
+
+RECIPES: dict[str, Recipe] = _recipes()
+
+
+def get_recipe(name: str) -> Recipe:
+    """A recipe by name; the error lists the recipes there are."""
+    if name not in RECIPES:
+        raise InvalidArgumentError(
+            f"recipe must be one of {', '.join(RECIPES)}; received {name!r}"
+        )
+    return RECIPES[name]

@@ -1,0 +1,631 @@
+"""The training loop, owned by the core; each backend compiles the steps natively.
+
+All randomness is drawn here in numpy from the config's seed (noise, interpolation weights
+of the gradient penalty, flipped labels, data order) and passed to the compiled steps as
+inputs, so a seeded run is reproducible and a training step gives the same numbers on every
+backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from gancore import _registry
+from gancore._backend import backend as get_backend
+from gancore._errors import GancoreError, InvalidArgumentError
+from gancore.architectures import ArchitecturePair
+from gancore.data import Dataset, iterate_batches
+from gancore.losses import (
+    LOSS_FAMILIES,
+    class_logits_to_score,
+    cycle_consistency_loss,
+    gradient_penalty,
+    identity_loss,
+    label_flip_mask,
+    least_squares_critic_loss,
+    least_squares_generator_loss,
+    nonsaturating_generator_loss,
+    semi_supervised_critic_loss,
+)
+from gancore.losses import clip_weights as _clip_weights
+from gancore.nn import NetworkSpec, buffer_names, init_state
+from gancore.training._config import TrainConfig
+
+__all__ = ["CycleGANTrainer", "GANTrainer", "SGANTrainer", "make_trainer", "resolve_loss"]
+
+Array = Any
+Metrics = Mapping[str, Array]
+
+
+def resolve_loss(name: str) -> Any:
+    """A loss family by name: gancore's own, or a plugin of the `gancore.losses` group."""
+    if name in LOSS_FAMILIES:
+        return LOSS_FAMILIES[name]
+    loss = _registry.load_plugin("losses", name)
+    if not (callable(getattr(loss, "critic_loss", None))
+            and callable(getattr(loss, "generator_loss", None))):
+        raise InvalidArgumentError(
+            f"loss {name!r} must have critic_loss(real, fake) and generator_loss(fake); "
+            f"received {type(loss).__name__}"
+        )
+    return loss
+
+
+class _Trainer:
+    """What every algorithm shares: backend, seeds, the loop, callbacks, sampling."""
+
+    algorithm = ""
+
+    def __init__(self, architecture: ArchitecturePair, config: TrainConfig, *,
+                 backend: str | Any = "torch", device: str = "auto",
+                 callbacks: Iterable[Any] = (), compile: bool = False) -> None:
+        if not isinstance(architecture, ArchitecturePair):
+            raise InvalidArgumentError(
+                f"architecture must be an ArchitecturePair; received {type(architecture).__name__}"
+            )
+        if not isinstance(config, TrainConfig):
+            raise InvalidArgumentError(
+                f"config must be a TrainConfig; received {type(config).__name__}"
+            )
+        self.architecture = architecture
+        self.config = config
+        self.backend = get_backend(backend) if isinstance(backend, str) else backend
+        if not hasattr(self.backend, "make_update"):
+            raise GancoreError(
+                f"backend {self.backend.name!r} cannot train (it has no autodiff); "
+                f"use 'torch' or 'tensorflow'"
+            )
+        self.device = device
+        self.ops = self.backend.ops
+        self.compile = compile
+        self.callbacks = list(callbacks)
+        seeds = np.random.SeedSequence(config.seed).generate_state(8)
+        self._seeds = [int(s) for s in seeds]
+        self.rng = np.random.default_rng(self._seeds[0])
+        self.backend.seed(config.seed)
+        self.step = 0
+        self.history: list[dict[str, float]] = []
+        self._lr_factor = 1.0
+        self._optimizers: list[tuple[Any, float]] = []
+
+    # --- building blocks ------------------------------------------------------------------
+
+    def _build(self, spec: NetworkSpec, seed: int, state: Mapping[str, np.ndarray] | None = None
+               ) -> Any:
+        return self.backend.build_network(spec, state or init_state(spec, seed), self.device)
+
+    def _optimizer(self, config: Any, nets: Sequence[Any]) -> Any:
+        params = [p for net in nets for p in net.trainable_parameters()]
+        opt = self.backend.make_optimizer(config, params)
+        self._optimizers.append((opt, config.lr))
+        return opt
+
+    def native(self, x: np.ndarray) -> Array:
+        """A numpy array as an input of the compiled steps (layout converted)."""
+        return self.backend.to_native(x, self.device)
+
+    def _noise(self, n: int, latent_dim: int) -> np.ndarray:
+        return self.rng.standard_normal((n, latent_dim)).astype(np.float32)
+
+    def _set_learning_rates(self) -> None:
+        factor = self.config.learning_rate_factor(self.step)
+        if factor != self._lr_factor:
+            for opt, lr in self._optimizers:
+                self.backend.set_learning_rate(opt, lr * factor)
+            self._lr_factor = factor
+
+    def _to_floats(self, metrics: Metrics) -> dict[str, float]:
+        return {k: float(self.ops.to_numpy(v)) for k, v in metrics.items()
+                if not k.startswith("_")}
+
+    # --- the loop -------------------------------------------------------------------------
+
+    def train_step(self) -> Metrics:
+        """One generator update and its critic updates; returns native metrics."""
+        raise NotImplementedError
+
+    def fit(self, steps: int | None = None) -> dict[str, float]:
+        """Train for `steps` generator steps (default: the config's); returns the last
+        logged metrics. Callbacks see every step; metrics are read back every `log_every`
+        steps and at the end, so the loop never waits on the device in between."""
+        total = self.config.steps if steps is None else steps
+        if not isinstance(total, int) or total < 1:
+            raise InvalidArgumentError(f"steps must be an int >= 1; received {total!r}")
+        for cb in self.callbacks:
+            cb.on_train_begin(self, total)
+        last: dict[str, float] = {}
+        for i in range(total):
+            self._set_learning_rates()
+            metrics = self.train_step()
+            self.step += 1
+            logged = None
+            if self.step % self.config.log_every == 0 or i == total - 1:
+                logged = {"step": float(self.step), **self._to_floats(metrics)}
+                self.history.append(logged)
+                last = logged
+            for cb in self.callbacks:
+                cb.on_step_end(self, self.step, logged)
+        for cb in self.callbacks:
+            cb.on_train_end(self)
+        return last
+
+    def networks(self) -> dict[str, Any]:
+        """The native networks by their checkpoint names."""
+        raise NotImplementedError
+
+    def specs(self) -> dict[str, NetworkSpec]:
+        """The portable spec of each network in `networks()`."""
+        raise NotImplementedError
+
+    def save(self, path: str | Any) -> Any:
+        """Write a checkpoint folder (atomically); returns its path."""
+        from gancore.training._checkpoint import save_checkpoint
+
+        return save_checkpoint(path, self)
+
+    def load_state(self, arrays: Mapping[str, Mapping[str, np.ndarray]]) -> None:
+        """Load network states by checkpoint name (from `load_checkpoint(...).arrays`)."""
+        nets = self.networks()
+        for name, state in arrays.items():
+            if name not in nets:
+                raise InvalidArgumentError(
+                    f"checkpoint network must be one of {', '.join(nets)}; received {name!r}"
+                )
+            nets[name].set_state(dict(state))
+
+
+class GANTrainer(_Trainer):
+    """Standard, non-saturating, label-flipping, WGAN, WGAN-GP and conditional GANs.
+
+    The loss family comes from ``config.loss``; ``config.gradient_penalty > 0`` adds the
+    WGAN-GP penalty, ``config.clip_value`` clips the critic's weights after each update
+    (the original WGAN), ``n_critic`` critic updates precede each generator update. A
+    conditional architecture trains on the dataset's labels: the fakes of a critic step use
+    the real batch's labels, those of a generator step uniformly drawn ones.
+    """
+
+    algorithm = "gan"
+
+    def __init__(self, architecture: ArchitecturePair, data: Dataset,
+                 config: TrainConfig | None = None, **kwargs: Any) -> None:
+        config = config or TrainConfig()
+        super().__init__(architecture, config, **kwargs)
+        if architecture.kind not in ("gan", "conditional"):
+            raise InvalidArgumentError(
+                f"architecture.kind must be 'gan' or 'conditional' for GANTrainer; received "
+                f"{architecture.kind!r} (use SGANTrainer / CycleGANTrainer)"
+            )
+        self.data = data
+        self.conditional = architecture.kind == "conditional"
+        self.num_classes = architecture.num_classes
+        self.latent_dim = int(architecture.latent_dim or 0)
+        self._check_data(data)
+        self.loss = resolve_loss(config.loss)
+        if (config.flip_fraction or config.smoothing) and not getattr(self.loss, "targets", False):
+            raise InvalidArgumentError(
+                f"flip_fraction and smoothing need a loss with targets (minimax, "
+                f"nonsaturating, least_squares); received loss {config.loss!r}"
+            )
+        self.G = self._build(architecture.generator, self._seeds[1])
+        self.D = self._build(architecture.critic, self._seeds[2])
+        self.G_ema = None
+        if config.ema_decay is not None:
+            self.G_ema = self._build(architecture.generator, 0, self.G.get_state())
+        self.opt_g = self._optimizer(config.generator_optimizer, [self.G])
+        self.opt_d = self._optimizer(config.critic_optimizer, [self.D])
+        post = self._clip if config.clip_value is not None else None
+        self._d_update = self.backend.make_update(self._critic_objective, self.opt_d, post=post,
+                                                  compile=self.compile)
+        self._g_update = self.backend.make_update(self._generator_objective, self.opt_g,
+                                                  compile=self.compile)
+        self._batches = iterate_batches(
+            data, config.batch_size * architecture.packing, seed=self._seeds[3]
+        )
+        self.fixed_noise = np.random.default_rng(self._seeds[4]).standard_normal(
+            (config.grid_size, self.latent_dim)
+        ).astype(np.float32)
+        self.fixed_labels = (
+            np.arange(config.grid_size) % self.num_classes if self.conditional else None
+        )
+
+    def _check_data(self, data: Dataset) -> None:
+        if not isinstance(data, Dataset):
+            raise InvalidArgumentError(f"data must be a Dataset; received {type(data).__name__}")
+        sample_shape = tuple(self.architecture.generator.output_shape)
+        if tuple(data.shape) != sample_shape:
+            raise InvalidArgumentError(
+                f"data samples must have the generator's output shape {sample_shape}; "
+                f"received {data.name!r} samples of shape {tuple(data.shape)}"
+            )
+        critic_shape = tuple(self.architecture.critic.inputs[0].shape)
+        m = self.architecture.packing
+        packed = (sample_shape[0] * m, *sample_shape[1:])
+        if critic_shape != packed:
+            raise InvalidArgumentError(
+                f"the critic's input shape must be the sample shape packed {m} time(s), "
+                f"{packed}; received {critic_shape}"
+            )
+        if self.architecture.packing > 1 and (len(sample_shape) != 1 or self.conditional):
+            raise InvalidArgumentError(
+                f"packing > 1 needs unconditional 1-D samples; received samples of shape "
+                f"{sample_shape}{' with labels' if self.conditional else ''}"
+            )
+        if self.conditional and (data.labels is None or data.num_classes != self.num_classes):
+            raise InvalidArgumentError(
+                f"a conditional architecture needs labelled data with {self.num_classes} "
+                f"classes; received {data.name!r} with num_classes={data.num_classes}"
+            )
+
+    def _clip(self) -> None:
+        _clip_weights(self.D.trainable_parameters(), float(self.config.clip_value or 0.0))
+
+    def _pack(self, x: Array) -> Array:
+        m = self.architecture.packing
+        if m == 1:
+            return x
+        return self.ops.reshape(x, (-1, self.ops.shape(x)[-1] * m))
+
+    def _critic_objective(self, inputs: Mapping[str, Array]) -> tuple[Array, Metrics]:
+        ops, cfg = self.ops, self.config
+        cond = (inputs["labels"],) if self.conditional else ()
+        with self.backend.no_grad():
+            fake = self.G(inputs["z"], *cond, training=True)
+        real = self._pack(inputs["x"])
+        fake = self._pack(ops.stop_gradient(fake))
+        d_real = self.D(real, *cond, training=True)
+        d_fake = self.D(fake, *cond, training=True)
+        options: dict[str, Any] = {}
+        if cfg.smoothing:
+            options["smoothing"] = cfg.smoothing
+        if "flip_mask" in inputs:
+            options["flip_mask"] = inputs["flip_mask"]
+        loss = self.loss.critic_loss(d_real, d_fake, **options)
+        metrics = {"d_loss": loss, "d_real": ops.mean(d_real), "d_fake": ops.mean(d_fake)}
+        if cfg.gradient_penalty > 0:
+            penalty = gradient_penalty(
+                lambda v: self.D(v, *cond, training=True), real, fake, cfg.gradient_penalty,
+                eps=inputs["eps"], one_sided=cfg.one_sided_penalty,
+            )
+            loss = loss + penalty
+            metrics["gp"] = penalty
+        return loss, {k: ops.stop_gradient(v) for k, v in metrics.items()}
+
+    def _generator_objective(self, inputs: Mapping[str, Array]) -> tuple[Array, Metrics]:
+        cond = (inputs["labels"],) if self.conditional else ()
+        fake = self._pack(self.G(inputs["z"], *cond, training=True))
+        loss = self.loss.generator_loss(self.D(fake, *cond, training=True))
+        return loss, {"g_loss": self.ops.stop_gradient(loss)}
+
+    def critic_inputs(self) -> dict[str, Array]:
+        """The next critic step's inputs: a real batch and its noise and randomness."""
+        cfg = self.config
+        batch = next(self._batches)
+        n = len(batch)
+        inputs = {"x": self.native(batch.images), "z": self.native(self._noise(n, self.latent_dim))}
+        if self.conditional:
+            inputs["labels"] = self.native(batch.labels)
+        critic_batch = n // self.architecture.packing
+        if cfg.gradient_penalty > 0:
+            inputs["eps"] = self.native(self.rng.random(critic_batch).astype(np.float32))
+        if cfg.flip_fraction:
+            mask = label_flip_mask(critic_batch, cfg.flip_fraction, self.rng)
+            inputs["flip_mask"] = self.native(mask.astype(np.float32))
+        return inputs
+
+    def generator_inputs(self) -> dict[str, Array]:
+        """The next generator step's inputs: noise (and labels drawn uniformly)."""
+        n = self.config.batch_size * self.architecture.packing
+        inputs = {"z": self.native(self._noise(n, self.latent_dim))}
+        if self.conditional:
+            inputs["labels"] = self.native(self.rng.integers(0, self.num_classes, n))
+        return inputs
+
+    def train_step(self) -> Metrics:
+        for _ in range(self.config.n_critic):
+            d_metrics = self._d_update(self.critic_inputs())
+        g_metrics = self._g_update(self.generator_inputs())
+        if self.G_ema is not None:
+            self.backend.ema_update(self.G_ema.trainable_parameters(),
+                                    self.G.trainable_parameters(), self.config.ema_decay)
+        return {**d_metrics, **g_metrics}
+
+    def sampling_generator(self) -> Any:
+        """The generator used for samples: the EMA copy when there is one (with the live
+        generator's batch-norm statistics), else the generator."""
+        if self.G_ema is None:
+            return self.G
+        state = self.G_ema.get_state()
+        live = self.G.get_state()
+        for name in buffer_names(self.architecture.generator):
+            state[name] = live[name]
+        self.G_ema.set_state(state)
+        return self.G_ema
+
+    def sample(self, n: int, labels: Any = None, seed: int | None = None,
+               noise: np.ndarray | None = None) -> np.ndarray:
+        """`n` samples as numpy (NHWC images in [-1, 1]), generated in inference mode.
+
+        ``labels``: one int for all, or ``n`` ints (conditional models; default: cycling
+        through the classes). ``seed`` fixes the noise; ``noise`` gives it explicitly.
+        """
+        from gancore.training._sampling import generate
+
+        return generate(self.backend, self.sampling_generator(), self.architecture, n,
+                        labels=labels, seed=seed, noise=noise, device=self.device)
+
+    def networks(self) -> dict[str, Any]:
+        nets = {"generator": self.G, "critic": self.D}
+        if self.G_ema is not None:
+            nets["generator_ema"] = self.sampling_generator()
+        return nets
+
+    def specs(self) -> dict[str, NetworkSpec]:
+        specs = {"generator": self.architecture.generator, "critic": self.architecture.critic}
+        if self.G_ema is not None:
+            specs["generator_ema"] = self.architecture.generator
+        return specs
+
+
+class SGANTrainer(GANTrainer):
+    """The semi-supervised GAN (Salimans et al. 2016; Odena 2016; GANs in Action ch. 7).
+
+    The critic is a K-class classifier; its real/fake logit is the logsumexp of its class
+    logits. It learns the classes from ``config.num_labeled`` labelled samples (balanced
+    over the classes, fixed by the seed) and real/fake from all the data.
+    """
+
+    algorithm = "sgan"
+
+    def __init__(self, architecture: ArchitecturePair, data: Dataset,
+                 config: TrainConfig | None = None, **kwargs: Any) -> None:
+        config = config or TrainConfig(algorithm="sgan")
+        if architecture.kind != "semi_supervised":
+            raise InvalidArgumentError(
+                f"architecture.kind must be 'semi_supervised' for SGANTrainer; received "
+                f"{architecture.kind!r}"
+            )
+        if data.labels is None or data.num_classes != architecture.num_classes:
+            raise InvalidArgumentError(
+                f"the semi-supervised GAN needs labelled data with {architecture.num_classes} "
+                f"classes; received {data.name!r} with num_classes={data.num_classes}"
+            )
+        # The generator side is an ordinary unconditional GAN.
+        super().__init__(_as_unconditional(architecture), data, config, **kwargs)
+        self.architecture = architecture
+        self.num_classes = architecture.num_classes
+        self.labeled = data.subset(_balanced_indices(data, config.num_labeled, self._seeds[5]))
+        self._labeled_batches = iterate_batches(
+            self.labeled, min(config.batch_size, len(self.labeled)), seed=self._seeds[6]
+        )
+
+    def _critic_objective(self, inputs: Mapping[str, Array]) -> tuple[Array, Metrics]:
+        ops = self.ops
+        with self.backend.no_grad():
+            fake = self.G(inputs["z"], training=True)
+        fake = ops.stop_gradient(fake)
+        real = class_logits_to_score(self.D(inputs["x"], training=True))
+        fake_score = class_logits_to_score(self.D(fake, training=True))
+        labeled_logits = self.D(inputs["x_labeled"], training=True)
+        loss = semi_supervised_critic_loss(
+            labeled_logits, inputs["y_labeled"], real, fake_score,
+            supervised_weight=self.config.supervised_weight,
+        )
+        metrics = {"d_loss": loss, "d_real": ops.mean(real), "d_fake": ops.mean(fake_score)}
+        return loss, {k: ops.stop_gradient(v) for k, v in metrics.items()}
+
+    def _generator_objective(self, inputs: Mapping[str, Array]) -> tuple[Array, Metrics]:
+        score = class_logits_to_score(self.D(self.G(inputs["z"], training=True), training=True))
+        loss = nonsaturating_generator_loss(score)
+        return loss, {"g_loss": self.ops.stop_gradient(loss)}
+
+    def critic_inputs(self) -> dict[str, Array]:
+        batch = next(self._batches)
+        labeled = next(self._labeled_batches)
+        return {
+            "x": self.native(batch.images),
+            "z": self.native(self._noise(len(batch), self.latent_dim)),
+            "x_labeled": self.native(labeled.images),
+            "y_labeled": self.native(labeled.labels),
+        }
+
+    def classify(self, images: np.ndarray, batch_size: int = 500) -> np.ndarray:
+        """The critic's predicted class for each image (inference mode)."""
+        out = []
+        with self.backend.no_grad():
+            for start in range(0, len(images), batch_size):
+                logits = self.D(self.native(np.asarray(images[start:start + batch_size],
+                                                       np.float32)), training=False)
+                out.append(np.argmax(self.ops.to_numpy(logits), axis=-1))
+        return np.concatenate(out)
+
+    def accuracy(self, data: Dataset) -> float:
+        """The critic's classification accuracy on a labelled dataset."""
+        if data.labels is None:
+            raise InvalidArgumentError(f"data must be labelled; received {data.name!r}")
+        return float(np.mean(self.classify(data.images) == data.labels))
+
+
+def _as_unconditional(architecture: ArchitecturePair) -> ArchitecturePair:
+    import attrs
+
+    return attrs.evolve(architecture, kind="gan")
+
+
+def _balanced_indices(data: Dataset, count: int, seed: int) -> np.ndarray:
+    assert data.labels is not None and data.num_classes is not None
+    if count < data.num_classes or count > len(data):
+        raise InvalidArgumentError(
+            f"num_labeled must be between the number of classes ({data.num_classes}) and the "
+            f"dataset size ({len(data)}); received {count}"
+        )
+    rng = np.random.default_rng(seed)
+    per_class = [rng.permutation(np.flatnonzero(data.labels == k)) for k in range(data.num_classes)]
+    picked = [idx[: count // data.num_classes + (k < count % data.num_classes)]
+              for k, idx in enumerate(per_class)]
+    return np.sort(np.concatenate(picked))
+
+
+class ImagePool:
+    """A pool of past fakes for the critics (Shrivastava et al. 2017; CycleGAN uses 50).
+
+    Each queried image enters the pool; once it is full, half of the time a random stored
+    image is returned in its place (and replaced by it).
+    """
+
+    def __init__(self, size: int, rng: np.random.Generator) -> None:
+        self.size = size
+        self.rng = rng
+        self.images: list[np.ndarray] = []
+
+    def query(self, images: np.ndarray) -> np.ndarray:
+        if self.size == 0:
+            return images
+        out = []
+        for image in images:
+            if len(self.images) < self.size:
+                self.images.append(image)
+                out.append(image)
+            elif self.rng.random() < 0.5:
+                i = int(self.rng.integers(self.size))
+                out.append(self.images[i])
+                self.images[i] = image
+            else:
+                out.append(image)
+        return np.stack(out)
+
+
+class CycleGANTrainer(_Trainer):
+    """CycleGAN (Zhu et al. 2017): generators A→B and B→A, a critic per domain,
+    least-squares adversarial losses, cycle consistency and identity losses, and a pool of
+    past fakes for the critics. Each step updates both generators, then both critics."""
+
+    algorithm = "cyclegan"
+
+    def __init__(self, architecture: ArchitecturePair, domain_a: Dataset, domain_b: Dataset,
+                 config: TrainConfig | None = None, **kwargs: Any) -> None:
+        config = config or TrainConfig(algorithm="cyclegan", loss="least_squares")
+        super().__init__(architecture, config, **kwargs)
+        if architecture.kind != "cyclegan":
+            raise InvalidArgumentError(
+                f"architecture.kind must be 'cyclegan' for CycleGANTrainer; received "
+                f"{architecture.kind!r}"
+            )
+        shape = tuple(architecture.generator.inputs[0].shape)
+        for name, data in (("domain_a", domain_a), ("domain_b", domain_b)):
+            if not isinstance(data, Dataset) or tuple(data.shape) != shape:
+                got = tuple(data.shape) if isinstance(data, Dataset) else type(data).__name__
+                raise InvalidArgumentError(
+                    f"{name} must be a Dataset of images of shape {shape}; received {got}"
+                )
+        self.domain_a, self.domain_b = domain_a, domain_b
+        self.G_ab = self._build(architecture.generator, self._seeds[1])
+        self.G_ba = self._build(architecture.generator, self._seeds[2])
+        self.D_a = self._build(architecture.critic, self._seeds[3])
+        self.D_b = self._build(architecture.critic, self._seeds[4])
+        self.opt_g = self._optimizer(config.generator_optimizer, [self.G_ab, self.G_ba])
+        self.opt_d = self._optimizer(config.critic_optimizer, [self.D_a, self.D_b])
+        self._g_update = self.backend.make_update(self._generator_objective, self.opt_g,
+                                                  compile=self.compile)
+        self._d_update = self.backend.make_update(self._critic_objective, self.opt_d,
+                                                  compile=self.compile)
+        self._batches_a = iterate_batches(domain_a, config.batch_size, seed=self._seeds[5])
+        self._batches_b = iterate_batches(domain_b, config.batch_size, seed=self._seeds[6])
+        self.pool_a = ImagePool(config.pool_size, np.random.default_rng(self._seeds[7]))
+        self.pool_b = ImagePool(config.pool_size, np.random.default_rng(self._seeds[7] + 1))
+        self.fixed_a = domain_a.images[: min(8, len(domain_a))]
+
+    def _generator_objective(self, inputs: Mapping[str, Array]) -> tuple[Array, Metrics]:
+        ops, cfg = self.ops, self.config
+        a, b = inputs["a"], inputs["b"]
+        fake_b = self.G_ab(a, training=True)
+        fake_a = self.G_ba(b, training=True)
+        adversarial = least_squares_generator_loss(
+            self.D_b(fake_b, training=True), scale=1.0
+        ) + least_squares_generator_loss(self.D_a(fake_a, training=True), scale=1.0)
+        cycle = cycle_consistency_loss(a, self.G_ba(fake_b, training=True), cfg.cycle_weight) + (
+            cycle_consistency_loss(b, self.G_ab(fake_a, training=True), cfg.cycle_weight)
+        )
+        loss = adversarial + cycle
+        metrics = {"g_adversarial": adversarial, "g_cycle": cycle}
+        if cfg.identity_weight > 0:
+            identity = identity_loss(b, self.G_ab(b, training=True), cfg.identity_weight) + (
+                identity_loss(a, self.G_ba(a, training=True), cfg.identity_weight)
+            )
+            loss = loss + identity
+            metrics["g_identity"] = identity
+        metrics["g_loss"] = loss
+        out = {k: ops.stop_gradient(v) for k, v in metrics.items()}
+        out["_fake_a"], out["_fake_b"] = ops.stop_gradient(fake_a), ops.stop_gradient(fake_b)
+        return loss, out
+
+    def _critic_objective(self, inputs: Mapping[str, Array]) -> tuple[Array, Metrics]:
+        ops = self.ops
+        real_a = self.D_a(inputs["a"], training=True)
+        real_b = self.D_b(inputs["b"], training=True)
+        fake_a = self.D_a(inputs["fake_a"], training=True)
+        fake_b = self.D_b(inputs["fake_b"], training=True)
+        loss = least_squares_critic_loss(real_a, fake_a) + least_squares_critic_loss(
+            real_b, fake_b
+        )
+        metrics = {"d_loss": loss, "d_real": (ops.mean(real_a) + ops.mean(real_b)) * 0.5,
+                   "d_fake": (ops.mean(fake_a) + ops.mean(fake_b)) * 0.5}
+        return loss, {k: ops.stop_gradient(v) for k, v in metrics.items()}
+
+    def train_step(self) -> Metrics:
+        a = self.native(next(self._batches_a).images)
+        b = self.native(next(self._batches_b).images)
+        g_metrics = self._g_update({"a": a, "b": b})
+        fake_a = self.pool_a.query(self.backend.to_numpy(g_metrics["_fake_a"]))
+        fake_b = self.pool_b.query(self.backend.to_numpy(g_metrics["_fake_b"]))
+        d_metrics = self._d_update(
+            {"a": a, "b": b, "fake_a": self.native(fake_a), "fake_b": self.native(fake_b)}
+        )
+        return {**g_metrics, **d_metrics}
+
+    def translate(self, images: np.ndarray, direction: str = "ab",
+                  batch_size: int = 64) -> np.ndarray:
+        """Map NHWC images from domain A to B (``direction='ab'``) or B to A (``'ba'``)."""
+        if direction not in ("ab", "ba"):
+            raise InvalidArgumentError(f"direction must be 'ab' or 'ba'; received {direction!r}")
+        net = self.G_ab if direction == "ab" else self.G_ba
+        from gancore.training._sampling import translate
+
+        return translate(self.backend, net, images, batch_size=batch_size, device=self.device)
+
+    def sample(self, n: int, labels: Any = None, seed: int | None = None,
+               noise: np.ndarray | None = None) -> np.ndarray:
+        """Translations A→B of `n` images of domain A, drawn with `seed`, beside their inputs:
+        returns ``(2n, H, W, C)``, input then output for each image."""
+        rng = np.random.default_rng(seed)
+        idx = rng.choice(len(self.domain_a), size=n, replace=n > len(self.domain_a))
+        inputs = self.domain_a.images[idx]
+        outputs = self.translate(inputs)
+        return np.stack([inputs, outputs], axis=1).reshape(-1, *inputs.shape[1:])
+
+    def networks(self) -> dict[str, Any]:
+        return {"generator": self.G_ab, "generator_ba": self.G_ba, "critic_a": self.D_a,
+                "critic": self.D_b}
+
+    def specs(self) -> dict[str, NetworkSpec]:
+        arch = self.architecture
+        return {"generator": arch.generator, "generator_ba": arch.generator,
+                "critic_a": arch.critic, "critic": arch.critic}
+
+
+def make_trainer(architecture: ArchitecturePair, data: Dataset | Sequence[Dataset],
+                 config: TrainConfig, **kwargs: Any) -> _Trainer:
+    """The trainer for ``config.algorithm``; CycleGAN takes ``data = (domain_a, domain_b)``."""
+    if config.algorithm == "cyclegan":
+        if not isinstance(data, (tuple, list)) or len(data) != 2:
+            raise InvalidArgumentError(
+                f"CycleGAN data must be a pair (domain_a, domain_b); received "
+                f"{type(data).__name__}"
+            )
+        return CycleGANTrainer(architecture, data[0], data[1], config, **kwargs)
+    if not isinstance(data, Dataset):
+        raise InvalidArgumentError(f"data must be a Dataset; received {type(data).__name__}")
+    factory: Callable[..., _Trainer] = SGANTrainer if config.algorithm == "sgan" else GANTrainer
+    return factory(architecture, data, config, **kwargs)
