@@ -37,6 +37,10 @@ GROUPS: dict[str, str] = {
     "datasets": "gancore.datasets",
 }
 
+#: The word for one plugin of each group, for messages.
+_SINGULAR = {"backends": "backend", "architectures": "architecture", "losses": "loss",
+             "datasets": "dataset"}
+
 #: Install hints for plugins that gancore knows by name.
 _INSTALL_HINTS: dict[tuple[str, str], str] = {
     ("backends", "torch"): "pip install gancore[torch]",
@@ -175,7 +179,7 @@ def plugin_names(group: str) -> list[str]:
 
 def _not_found(group: str, name: str) -> PluginNotFoundError:
     installed = ", ".join(plugin_names(group)) or "none"
-    singular = group[:-1]
+    singular = _SINGULAR[group]
     hint = _INSTALL_HINTS.get((group, name))
     how = f": {hint}" if hint else ""
     return PluginNotFoundError(
@@ -200,12 +204,12 @@ def load_plugin(group: str, name: str) -> Any:
         obj = entry.load()
     except Exception as e:
         raise PluginLoadError(
-            f"{group[:-1]} {name!r} failed to load ({where}): {type(e).__name__}: {e}"
+            f"{_SINGULAR[group]} {name!r} failed to load ({where}): {type(e).__name__}: {e}"
         ) from e
     validate = _VALIDATORS.get(group)
     if validate is not None and not validate(obj):
         raise PluginLoadError(
-            f"{group[:-1]} {name!r} ({where}) is not a valid {_KINDS[group]}; "
+            f"{_SINGULAR[group]} {name!r} ({where}) is not a valid {_KINDS[group]}; "
             f"received {type(obj).__name__}"
         )
     return obj

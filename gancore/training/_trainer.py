@@ -188,15 +188,16 @@ class GANTrainer(_Trainer):
     """
 
     algorithm = "gan"
+    kinds: tuple[str, ...] = ("gan", "conditional")
 
     def __init__(self, architecture: ArchitecturePair, data: Dataset,
                  config: TrainConfig | None = None, **kwargs: Any) -> None:
-        config = config or TrainConfig()
+        config = config or TrainConfig(algorithm=self.algorithm)
         super().__init__(architecture, config, **kwargs)
-        if architecture.kind not in ("gan", "conditional"):
+        if architecture.kind not in self.kinds:
             raise InvalidArgumentError(
-                f"architecture.kind must be 'gan' or 'conditional' for GANTrainer; received "
-                f"{architecture.kind!r} (use SGANTrainer / CycleGANTrainer)"
+                f"architecture.kind must be one of {', '.join(map(repr, self.kinds))} for "
+                f"{type(self).__name__}; received {architecture.kind!r}"
             )
         self.data = data
         self.conditional = architecture.kind == "conditional"
@@ -378,24 +379,17 @@ class SGANTrainer(GANTrainer):
     """
 
     algorithm = "sgan"
+    kinds = ("semi_supervised",)
 
     def __init__(self, architecture: ArchitecturePair, data: Dataset,
                  config: TrainConfig | None = None, **kwargs: Any) -> None:
-        config = config or TrainConfig(algorithm="sgan")
-        if architecture.kind != "semi_supervised":
-            raise InvalidArgumentError(
-                f"architecture.kind must be 'semi_supervised' for SGANTrainer; received "
-                f"{architecture.kind!r}"
-            )
-        if data.labels is None or data.num_classes != architecture.num_classes:
+        config = config or TrainConfig(algorithm=self.algorithm)
+        if not isinstance(data, Dataset) or data.labels is None or data.num_classes != architecture.num_classes:
             raise InvalidArgumentError(
                 f"the semi-supervised GAN needs labelled data with {architecture.num_classes} "
                 f"classes; received {data.name!r} with num_classes={data.num_classes}"
             )
-        # The generator side is an ordinary unconditional GAN.
-        super().__init__(_as_unconditional(architecture), data, config, **kwargs)
-        self.architecture = architecture
-        self.num_classes = architecture.num_classes
+        super().__init__(architecture, data, config, **kwargs)
         self.labeled = data.subset(_balanced_indices(data, config.num_labeled, self._seeds[5]))
         self._labeled_batches = iterate_batches(
             self.labeled, min(config.batch_size, len(self.labeled)), seed=self._seeds[6]
@@ -446,12 +440,6 @@ class SGANTrainer(GANTrainer):
         if data.labels is None:
             raise InvalidArgumentError(f"data must be labelled; received {data.name!r}")
         return float(np.mean(self.classify(data.images) == data.labels))
-
-
-def _as_unconditional(architecture: ArchitecturePair) -> ArchitecturePair:
-    import attrs
-
-    return attrs.evolve(architecture, kind="gan")
 
 
 def _balanced_indices(data: Dataset, count: int, seed: int) -> np.ndarray:

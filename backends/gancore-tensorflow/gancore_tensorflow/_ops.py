@@ -54,7 +54,7 @@ class TensorFlowOps:
         return tf.constant(np.asarray(x), dtype=like.dtype)
 
     def to_numpy(self, x: Any) -> np.ndarray:
-        return np.array(x)
+        return x.numpy() if hasattr(x, "numpy") else np.array(x)
 
     def shape(self, x: Any) -> tuple[int, ...]:
         return tuple(x.shape.as_list())

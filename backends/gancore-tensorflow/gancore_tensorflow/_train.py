@@ -27,6 +27,11 @@ class _Optimizer:
             for _ in range(slots)
         ]
 
+    @staticmethod
+    def dense(grads: Sequence[Any]) -> list[tf.Tensor | None]:
+        """Gradients as dense tensors (an embedding's gradient comes as IndexedSlices)."""
+        return [None if g is None else tf.convert_to_tensor(g) for g in grads]
+
 
 class Adam(_Optimizer):
     """Adam (Kingma & Ba 2015) with torch.optim.Adam's arithmetic."""
@@ -39,7 +44,7 @@ class Adam(_Optimizer):
         self.step.assign_add(1.0)
         step_size = self.lr / (1.0 - b1**self.step)
         root_bc2 = tf.sqrt(1.0 - b2**self.step)
-        for p, g, m, v in zip(self.params, grads, *self.slots, strict=True):
+        for p, g, m, v in zip(self.params, self.dense(grads), *self.slots, strict=True):
             if g is None:
                 continue
             m.assign(b1 * m + (1.0 - b1) * g)
@@ -56,7 +61,7 @@ class RMSprop(_Optimizer):
     def apply(self, grads: Sequence[tf.Tensor | None]) -> None:
         rho, eps = self.config.rho, self.config.eps
         self.step.assign_add(1.0)
-        for p, g, s in zip(self.params, grads, self.slots[0], strict=True):
+        for p, g, s in zip(self.params, self.dense(grads), self.slots[0], strict=True):
             if g is None:
                 continue
             s.assign(rho * s + (1.0 - rho) * g * g)
@@ -73,7 +78,7 @@ class SGD(_Optimizer):
         mu = self.config.momentum
         first = tf.equal(self.step, 0.0)
         self.step.assign_add(1.0)
-        for p, g, buf in zip(self.params, grads, self.slots[0], strict=True):
+        for p, g, buf in zip(self.params, self.dense(grads), self.slots[0], strict=True):
             if g is None:
                 continue
             if mu:

@@ -1,0 +1,311 @@
+"""Portable networks (`gancore.nn`) built as native TensorFlow modules.
+
+Plain `tf.Variable`s and `tf.nn` ops, no Keras layers: every op says exactly what it
+computes, everything runs inside `tf.function` with a dynamic batch size, and is
+differentiable to second order (gradient penalties). TensorFlow is NHWC like the numpy
+reference, so activations need no layout conversion; only the transposed-convolution kernel
+is stored in TensorFlow's (kh, kw, out, in) order. `training` is a Python bool (one trace
+per value inside `tf.function`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+import tensorflow as tf
+
+from gancore.nn import NetworkSpec, check_state, parameter_shapes, trainable_names
+from gancore.nn import _layers as L
+
+__all__ = ["TensorFlowNetwork", "build_network", "to_native", "to_numpy"]
+
+Shape = tuple[int, ...]
+
+# canonical (kh, kw, in, out) -> conv2d_transpose's (kh, kw, out, in)
+_CONV_T_KERNEL = (0, 1, 3, 2)
+
+
+def _on(device: str | None) -> Any:
+    return tf.device(device) if device else contextlib.nullcontext()
+
+
+def to_native(x: Any, device: str | None = None) -> tf.Tensor:
+    """A TensorFlow tensor for a numpy array (NHWC stays NHWC): floats become float32,
+    integers int64."""
+    arr = np.asarray(x)
+    dtype = tf.int64 if np.issubdtype(arr.dtype, np.integer) else tf.float32
+    with _on(device):
+        return tf.identity(tf.convert_to_tensor(arr, dtype=dtype))
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    """A numpy array for a TensorFlow tensor or variable."""
+    return np.asarray(x.numpy() if hasattr(x, "numpy") else x)
+
+
+class _Op(tf.Module):
+    """One node: holds its variables (native layout) and computes the layer."""
+
+    # suffix -> permutation from the canonical to the native layout
+    layouts: ClassVar[Mapping[str, tuple[int, ...]]] = {}
+
+    def __init__(self, name: str, layer: L.Layer, in_shapes: tuple[Shape, ...]) -> None:
+        super().__init__(name=None)
+        self.layer = layer
+        self.in_shapes = in_shapes
+        self.vars: dict[str, tf.Variable] = {}
+        for p in layer.params(in_shapes):
+            perm = self.layouts.get(p.suffix, tuple(range(len(p.shape))))
+            self.vars[p.suffix] = tf.Variable(
+                tf.zeros([p.shape[i] for i in perm], tf.float32),
+                trainable=p.trainable,
+                name=f"{name}.{p.suffix}",
+            )
+
+    def __call__(self, *xs: tf.Tensor, training: bool) -> tf.Tensor:
+        raise NotImplementedError
+
+    def _bias(self, y: tf.Tensor) -> tf.Tensor:
+        bias = self.vars.get("bias")
+        return y if bias is None else tf.nn.bias_add(y, bias)
+
+
+class _Dense(_Op):
+    def __call__(self, x: tf.Tensor, training: bool) -> tf.Tensor:
+        return self._bias(tf.matmul(x, self.vars["kernel"]))
+
+
+class _Conv2D(_Op):
+    def __call__(self, x: tf.Tensor, training: bool) -> tf.Tensor:
+        top, bottom, left, right = self.layer.pads
+        pads = [[0, 0], [top, bottom], [left, right], [0, 0]]
+        y = tf.nn.conv2d(x, self.vars["kernel"], self.layer.stride, pads)
+        return self._bias(y)
+
+
+class _ConvTranspose2D(_Op):
+    layouts: ClassVar[Mapping[str, tuple[int, ...]]] = {"kernel": _CONV_T_KERNEL}
+
+    def __init__(self, name: str, layer: L.Layer, in_shapes: tuple[Shape, ...]) -> None:
+        super().__init__(name, layer, in_shapes)
+        lay = self.layer
+        h, w, _ = in_shapes[0]
+        s, k, pad, extra = lay.stride, lay.kernel_size, lay.padding, lay.output_padding
+        # PyTorch's output = the VALID transposed conv cropped by `padding` on each side;
+        # output_padding rows past the VALID size (when > padding) are grown at the
+        # bottom/right, which VALID allows for up to stride - 1 rows.
+        more = max(0, extra - pad)
+        self.full = ((h - 1) * s + k + more, (w - 1) * s + k + more)
+        self.out = ((h - 1) * s - 2 * pad + k + extra, (w - 1) * s - 2 * pad + k + extra)
+
+    def __call__(self, x: tf.Tensor, training: bool) -> tf.Tensor:
+        lay = self.layer
+        shape = tf.stack([tf.shape(x)[0], self.full[0], self.full[1], lay.filters])
+        y = tf.nn.conv2d_transpose(x, self.vars["kernel"], shape, lay.stride, "VALID")
+        p = lay.padding
+        y = y[:, p : p + self.out[0], p : p + self.out[1], :]
+        return self._bias(y)
+
+
+def _moments(x: tf.Tensor, axes: list[int], keepdims: bool) -> tuple[tf.Tensor, tf.Tensor]:
+    # Not tf.nn.moments: it stops the gradient through the mean inside the variance, which
+    # is harmless to first order but makes second-order gradients (gradient penalties
+    # through a normalised critic) wrong.
+    mean = tf.reduce_mean(x, axes, keepdims=True)
+    var = tf.reduce_mean(tf.square(x - mean), axes, keepdims=keepdims)
+    return (mean if keepdims else tf.squeeze(mean, axes)), var
+
+
+def _normalize(x: tf.Tensor, axes: list[int], eps: float) -> tf.Tensor:
+    mean, var = _moments(x, axes, keepdims=True)
+    return (x - mean) * tf.math.rsqrt(var + eps)
+
+
+class _BatchNorm(_Op):
+    def __call__(self, x: tf.Tensor, training: bool) -> tf.Tensor:
+        lay = self.layer
+        v = self.vars
+        if not training:
+            mean, var = v["running_mean"], v["running_var"]
+        else:
+            axes = list(range(len(self.in_shapes[0])))
+            mean, var = _moments(x, axes, keepdims=False)
+            count = tf.cast(tf.size(x) // tf.shape(x)[-1], tf.float32)
+            # PyTorch's semantics: the running variance takes the unbiased batch variance.
+            # max(.., 1) keeps a one-value batch finite instead of poisoning the buffer.
+            unbiased = tf.stop_gradient(var) * count / tf.maximum(count - 1.0, 1.0)
+            m = lay.momentum
+            v["running_mean"].assign((1.0 - m) * v["running_mean"] + m * tf.stop_gradient(mean))
+            v["running_var"].assign((1.0 - m) * v["running_var"] + m * unbiased)
+        return tf.nn.batch_normalization(x, mean, var, v["beta"], v["gamma"], lay.eps)
+
+
+class _LayerNorm(_Op):
+    def __call__(self, x: tf.Tensor, training: bool) -> tf.Tensor:
+        y = _normalize(x, list(range(1, len(self.in_shapes[0]) + 1)), self.layer.eps)
+        return y * self.vars["gamma"] + self.vars["beta"]
+
+
+class _InstanceNorm(_Op):
+    def __call__(self, x: tf.Tensor, training: bool) -> tf.Tensor:
+        y = _normalize(x, [1, 2], self.layer.eps)
+        return y * self.vars["gamma"] + self.vars["beta"] if self.layer.affine else y
+
+
+class _Activation(_Op):
+    def __call__(self, x: tf.Tensor, training: bool) -> tf.Tensor:
+        fn = self.layer.fn
+        if fn == "relu":
+            return tf.nn.relu(x)
+        if fn == "leaky_relu":
+            return tf.nn.leaky_relu(x, self.layer.negative_slope)
+        if fn == "tanh":
+            return tf.tanh(x)
+        if fn == "sigmoid":
+            return tf.sigmoid(x)
+        return x
+
+
+class _Dropout(_Op):
+    def __call__(self, x: tf.Tensor, training: bool) -> tf.Tensor:
+        if training and self.layer.rate > 0:
+            return tf.nn.dropout(x, self.layer.rate)
+        return x
+
+
+class _Embedding(_Op):
+    def __call__(self, ids: tf.Tensor, training: bool) -> tf.Tensor:
+        return tf.gather(self.vars["embeddings"], ids)
+
+
+class _Reshape(_Op):
+    def __call__(self, x: tf.Tensor, training: bool) -> tf.Tensor:
+        return tf.reshape(x, [-1, *self.layer.shape])
+
+
+class _Flatten(_Op):
+    def __call__(self, x: tf.Tensor, training: bool) -> tf.Tensor:
+        return tf.reshape(x, [-1, int(np.prod(self.in_shapes[0]))])
+
+
+class _Maxout(_Op):
+    def __call__(self, x: tf.Tensor, training: bool) -> tf.Tensor:
+        *lead, channels = self.in_shapes[0]
+        pieces = self.layer.pieces
+        grouped = tf.reshape(x, [-1, *lead, channels // pieces, pieces])
+        return tf.reduce_max(grouped, axis=-1)
+
+
+class _Upsample(_Op):
+    def __call__(self, x: tf.Tensor, training: bool) -> tf.Tensor:
+        f = self.layer.factor
+        return tf.repeat(tf.repeat(x, f, axis=1), f, axis=2)
+
+
+class _Concat(_Op):
+    def __call__(self, *xs: tf.Tensor, training: bool) -> tf.Tensor:
+        return tf.concat(xs, axis=-1)
+
+
+class _Add(_Op):
+    def __call__(self, *xs: tf.Tensor, training: bool) -> tf.Tensor:
+        return tf.add_n(list(xs))
+
+
+_OPS: dict[type, type[_Op]] = {
+    L.Dense: _Dense,
+    L.Conv2D: _Conv2D,
+    L.ConvTranspose2D: _ConvTranspose2D,
+    L.BatchNorm: _BatchNorm,
+    L.LayerNorm: _LayerNorm,
+    L.InstanceNorm: _InstanceNorm,
+    L.Activation: _Activation,
+    L.Dropout: _Dropout,
+    L.Embedding: _Embedding,
+    L.Reshape: _Reshape,
+    L.Flatten: _Flatten,
+    L.Maxout: _Maxout,
+    L.Upsample: _Upsample,
+    L.Concat: _Concat,
+    L.Add: _Add,
+}
+
+
+class TensorFlowNetwork(tf.Module):
+    """A `gancore.nn.NetworkSpec` as a `tf.Module`.
+
+    Call it as `net(*inputs, training=False)` with inputs in `spec.inputs` order (images NHWC
+    float32, labels int64). With `training=True`, BatchNorm uses batch statistics and
+    assigns its running variables (also inside `tf.function`), and dropout is active.
+    """
+
+    def __init__(
+        self, spec: NetworkSpec, state: Mapping[str, Any], device: str | None = None
+    ) -> None:
+        super().__init__(name=None)
+        self.spec = spec
+        shapes = spec.shapes()
+        slots = {inp.name: i for i, inp in enumerate(spec.inputs)}
+        ops: list[_Op] = []
+        plan: list[tuple[int, ...]] = []
+        with _on(device):
+            for node in spec.nodes:
+                in_shapes = tuple(shapes[s] for s in node.inputs)
+                ops.append(_OPS[type(node.layer)](node.name, node.layer, in_shapes))
+                plan.append(tuple(slots[s] for s in node.inputs))
+                slots[node.name] = len(slots)
+        self.ops = ops
+        self._plan = plan
+        self._n_inputs = len(spec.inputs)
+        self._output = slots[spec.output]
+        # canonical name -> (variable, canonical-to-native permutation)
+        index = {node.name: i for i, node in enumerate(spec.nodes)}
+        self._entries: dict[str, tuple[tf.Variable, tuple[int, ...]]] = {}
+        for name, shape in parameter_shapes(spec).items():
+            owner, _, suffix = name.rpartition(".")
+            op = ops[index[owner]]
+            perm = op.layouts.get(suffix, tuple(range(len(shape))))
+            self._entries[name] = (op.vars[suffix], perm)
+        self._trainable = trainable_names(spec)
+        self.set_state(state)
+
+    def __call__(self, *inputs: tf.Tensor, training: bool = False) -> tf.Tensor:
+        """The output for a batch of inputs (in `spec.inputs` order)."""
+        if len(inputs) != self._n_inputs:
+            names = ", ".join(i.name for i in self.spec.inputs)
+            raise TypeError(
+                f"network {self.spec.name!r} takes {self._n_inputs} inputs ({names}); "
+                f"received {len(inputs)}"
+            )
+        values = list(inputs)
+        for op, ins in zip(self.ops, self._plan, strict=True):
+            values.append(op(*[values[i] for i in ins], training=training))
+        return values[self._output]
+
+    def trainable_parameters(self) -> list[tf.Variable]:
+        """The trainable variables, in `gancore.nn.trainable_names(spec)` order."""
+        return [self._entries[name][0] for name in self._trainable]
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        """Parameters and buffers as float32 numpy arrays in the canonical names and layouts."""
+        return {
+            name: np.ascontiguousarray(var.numpy().transpose(np.argsort(perm)))
+            for name, (var, perm) in self._entries.items()
+        }
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Load parameters and buffers given in the canonical names and layouts."""
+        checked = check_state(self.spec, state)
+        for name, (var, perm) in self._entries.items():
+            var.assign(checked[name].transpose(perm))
+
+
+def build_network(
+    spec: NetworkSpec, state: Mapping[str, Any], device: str | None = None
+) -> TensorFlowNetwork:
+    """A `tf.Module` computing `spec`, loaded with `state` (canonical names and layouts), with
+    its variables on `device` (a TensorFlow device string such as "/CPU:0"; None: default)."""
+    return TensorFlowNetwork(spec, state, device)

@@ -1,0 +1,308 @@
+"""Portable networks (`gancore.nn`) built as native PyTorch modules.
+
+Layout: a tensor whose samples have rank 3 (a 4-D batch, an image) is NCHW inside the
+network; every other tensor keeps the numpy (channels-last) layout. Reshape and Flatten
+permute around themselves so they read and write in NHWC order, which is what makes the
+canonical parameters give the same numbers as the numpy reference. `to_native` and
+`to_numpy` do the one conversion at the numpy boundary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gancore.nn import NetworkSpec, check_state, parameter_shapes, trainable_names
+from gancore.nn import _layers as L
+
+__all__ = ["TorchNetwork", "build_network", "to_native", "to_numpy"]
+
+Shape = tuple[int, ...]
+
+# canonical layout -> torch layout, as a transpose of the canonical array
+_DENSE_KERNEL = (1, 0)  # (in, out) -> (out, in)
+_CONV_KERNEL = (3, 2, 0, 1)  # (kh, kw, in, out) -> (out, in, kh, kw)
+_CONV_T_KERNEL = (2, 3, 0, 1)  # (kh, kw, in, out) -> (in, out, kh, kw)
+
+
+def to_native(x: Any, device: Any = None) -> torch.Tensor:
+    """A torch tensor for a numpy array: floats become float32, integers int64, and 4-D float
+    arrays (NHWC images) become NCHW."""
+    arr = np.asarray(x)
+    if np.issubdtype(arr.dtype, np.integer):
+        arr = arr.astype(np.int64)
+    else:
+        arr = arr.astype(np.float32)
+        if arr.ndim == 4:
+            arr = arr.transpose(0, 3, 1, 2)
+    return torch.from_numpy(np.ascontiguousarray(arr)).to(device or "cpu")
+
+
+def to_numpy(x: torch.Tensor) -> np.ndarray:
+    """A numpy array for a torch tensor; 4-D float tensors (NCHW) come back NHWC."""
+    arr = x.detach().cpu().numpy()
+    if arr.ndim == 4 and np.issubdtype(arr.dtype, np.floating):
+        arr = arr.transpose(0, 2, 3, 1)
+    return np.ascontiguousarray(arr)
+
+
+class _Op(nn.Module):
+    """One node: holds its parameters (native layout) and computes the layer."""
+
+    # suffix -> permutation from the canonical to the native layout
+    layouts: ClassVar[Mapping[str, tuple[int, ...]]] = {}
+
+    def __init__(self, layer: L.Layer, in_shapes: tuple[Shape, ...], device: Any) -> None:
+        super().__init__()
+        self.layer = layer
+        self.image = len(in_shapes[0]) == 3
+        for p in layer.params(in_shapes):
+            perm = self.layouts.get(p.suffix, tuple(range(len(p.shape))))
+            data = torch.empty([p.shape[i] for i in perm], device=device)
+            if p.trainable:
+                self.register_parameter(p.suffix, nn.Parameter(data))
+            else:
+                self.register_buffer(p.suffix, data)
+
+
+class _Dense(_Op):
+    layouts: ClassVar[Mapping[str, tuple[int, ...]]] = {"kernel": _DENSE_KERNEL}
+
+    def forward(self, x: torch.Tensor, training: bool) -> torch.Tensor:
+        return F.linear(x, self.kernel, getattr(self, "bias", None))
+
+
+class _Conv2D(_Op):
+    layouts: ClassVar[Mapping[str, tuple[int, ...]]] = {"kernel": _CONV_KERNEL}
+
+    def forward(self, x: torch.Tensor, training: bool) -> torch.Tensor:
+        top, bottom, left, right = self.layer.pads
+        bias = getattr(self, "bias", None)
+        if top == bottom and left == right:
+            return F.conv2d(x, self.kernel, bias, self.layer.stride, (top, left))
+        # Conv2d pads symmetrically only; an asymmetric pad goes through F.pad first.
+        x = F.pad(x, (left, right, top, bottom))
+        return F.conv2d(x, self.kernel, bias, self.layer.stride)
+
+
+class _ConvTranspose2D(_Op):
+    layouts: ClassVar[Mapping[str, tuple[int, ...]]] = {"kernel": _CONV_T_KERNEL}
+
+    def forward(self, x: torch.Tensor, training: bool) -> torch.Tensor:
+        lay = self.layer
+        return F.conv_transpose2d(
+            x,
+            self.kernel,
+            getattr(self, "bias", None),
+            lay.stride,
+            lay.padding,
+            lay.output_padding,
+        )
+
+
+class _BatchNorm(_Op):
+    def forward(self, x: torch.Tensor, training: bool) -> torch.Tensor:
+        lay = self.layer
+        shape = x.shape
+        if x.dim() == 3:  # (N, L, C): channels last, so fold L into the batch
+            x = x.reshape(-1, shape[-1])
+        # In training, F.batch_norm updates the buffers in place with PyTorch's momentum and
+        # the unbiased variance: the semantics gancore.nn.BatchNorm is defined by.
+        y = F.batch_norm(
+            x,
+            self.running_mean,
+            self.running_var,
+            self.gamma,
+            self.beta,
+            training,
+            lay.momentum,
+            lay.eps,
+        )
+        return y.reshape(shape)
+
+
+class _LayerNorm(_Op):
+    def forward(self, x: torch.Tensor, training: bool) -> torch.Tensor:
+        eps = self.layer.eps
+        if self.image:  # GroupNorm(1, C): statistics over C, H, W, affine per channel
+            return F.group_norm(x, 1, self.gamma, self.beta, eps)
+        if x.dim() == 2:
+            return F.layer_norm(x, x.shape[1:], self.gamma, self.beta, eps)
+        return F.layer_norm(x, x.shape[1:], None, None, eps) * self.gamma + self.beta
+
+
+class _InstanceNorm(_Op):
+    def forward(self, x: torch.Tensor, training: bool) -> torch.Tensor:
+        gamma = getattr(self, "gamma", None)
+        beta = getattr(self, "beta", None)
+        return F.instance_norm(x, weight=gamma, bias=beta, eps=self.layer.eps)
+
+
+class _Activation(_Op):
+    def forward(self, x: torch.Tensor, training: bool) -> torch.Tensor:
+        fn = self.layer.fn
+        if fn == "relu":
+            return F.relu(x)
+        if fn == "leaky_relu":
+            return F.leaky_relu(x, self.layer.negative_slope)
+        if fn == "tanh":
+            return torch.tanh(x)
+        if fn == "sigmoid":
+            return torch.sigmoid(x)
+        return x
+
+
+class _Dropout(_Op):
+    def forward(self, x: torch.Tensor, training: bool) -> torch.Tensor:
+        return F.dropout(x, self.layer.rate, training)
+
+
+class _Embedding(_Op):
+    def forward(self, ids: torch.Tensor, training: bool) -> torch.Tensor:
+        y = F.embedding(ids, self.embeddings)
+        return y.permute(0, 3, 1, 2) if y.dim() == 4 else y
+
+
+class _Reshape(_Op):
+    def forward(self, x: torch.Tensor, training: bool) -> torch.Tensor:
+        if self.image:
+            x = x.permute(0, 2, 3, 1)
+        y = x.reshape(x.shape[0], *self.layer.shape)
+        return y.permute(0, 3, 1, 2) if y.dim() == 4 else y
+
+
+class _Flatten(_Op):
+    def forward(self, x: torch.Tensor, training: bool) -> torch.Tensor:
+        if self.image:
+            x = x.permute(0, 2, 3, 1)
+        return x.reshape(x.shape[0], -1)
+
+
+class _Maxout(_Op):
+    def forward(self, x: torch.Tensor, training: bool) -> torch.Tensor:
+        pieces = self.layer.pieces
+        axis = 1 if self.image else x.dim() - 1
+        grouped = x.unflatten(axis, (x.shape[axis] // pieces, pieces))
+        return grouped.amax(axis + 1)
+
+
+class _Upsample(_Op):
+    def forward(self, x: torch.Tensor, training: bool) -> torch.Tensor:
+        f = self.layer.factor
+        n, c, h, w = x.shape
+        # broadcast + reshape is exact nearest-neighbour (no float scale arithmetic)
+        return x[:, :, :, None, :, None].expand(n, c, h, f, w, f).reshape(n, c, h * f, w * f)
+
+
+class _Concat(_Op):
+    def forward(self, *xs: torch.Tensor, training: bool) -> torch.Tensor:
+        return torch.cat(xs, dim=1 if self.image else -1)
+
+
+class _Add(_Op):
+    def forward(self, *xs: torch.Tensor, training: bool) -> torch.Tensor:
+        y = xs[0]
+        for x in xs[1:]:
+            y = y + x
+        return y
+
+
+_OPS: dict[type, type[_Op]] = {
+    L.Dense: _Dense,
+    L.Conv2D: _Conv2D,
+    L.ConvTranspose2D: _ConvTranspose2D,
+    L.BatchNorm: _BatchNorm,
+    L.LayerNorm: _LayerNorm,
+    L.InstanceNorm: _InstanceNorm,
+    L.Activation: _Activation,
+    L.Dropout: _Dropout,
+    L.Embedding: _Embedding,
+    L.Reshape: _Reshape,
+    L.Flatten: _Flatten,
+    L.Maxout: _Maxout,
+    L.Upsample: _Upsample,
+    L.Concat: _Concat,
+    L.Add: _Add,
+}
+
+
+class TorchNetwork(nn.Module):
+    """A `gancore.nn.NetworkSpec` as a torch module.
+
+    Call it as `net(*inputs, training=False)` with inputs in `spec.inputs` order (images NCHW,
+    labels int64). `training` is explicit and `Module.train()` / `eval()` do not change it,
+    so that a network behaves the same on every backend. With `training=True`, BatchNorm
+    uses batch statistics and updates its running buffers, and dropout is active.
+    """
+
+    def __init__(self, spec: NetworkSpec, state: Mapping[str, Any], device: Any = None) -> None:
+        super().__init__()
+        self.spec = spec
+        device = torch.device(device) if device is not None else torch.device("cpu")
+        shapes = spec.shapes()
+        slots = {inp.name: i for i, inp in enumerate(spec.inputs)}
+        ops: list[_Op] = []
+        plan: list[tuple[int, ...]] = []
+        for node in spec.nodes:
+            in_shapes = tuple(shapes[s] for s in node.inputs)
+            ops.append(_OPS[type(node.layer)](node.layer, in_shapes, device))
+            plan.append(tuple(slots[s] for s in node.inputs))
+            slots[node.name] = len(slots)
+        self.ops = nn.ModuleList(ops)
+        self._plan = plan
+        self._n_inputs = len(spec.inputs)
+        self._output = slots[spec.output]
+        # canonical name -> (op, suffix, canonical-to-native permutation)
+        index = {node.name: i for i, node in enumerate(spec.nodes)}
+        self._entries: dict[str, tuple[_Op, str, tuple[int, ...]]] = {}
+        for name, shape in parameter_shapes(spec).items():
+            owner, _, suffix = name.rpartition(".")
+            op = ops[index[owner]]
+            perm = op.layouts.get(suffix, tuple(range(len(shape))))
+            self._entries[name] = (op, suffix, perm)
+        self._trainable = trainable_names(spec)
+        self.set_state(state)
+
+    def forward(self, *inputs: torch.Tensor, training: bool = False) -> torch.Tensor:
+        """The output for a batch of inputs (in `spec.inputs` order)."""
+        if len(inputs) != self._n_inputs:
+            names = ", ".join(i.name for i in self.spec.inputs)
+            raise TypeError(
+                f"network {self.spec.name!r} takes {self._n_inputs} inputs ({names}); "
+                f"received {len(inputs)}"
+            )
+        values = list(inputs)
+        for op, ins in zip(self.ops, self._plan, strict=True):
+            values.append(op(*[values[i] for i in ins], training=training))
+        return values[self._output]
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        """The trainable parameters, in `gancore.nn.trainable_names(spec)` order."""
+        return [getattr(*self._entries[name][:2]) for name in self._trainable]
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        """Parameters and buffers as float32 numpy arrays in the canonical names and layouts."""
+        out = {}
+        for name, (op, suffix, perm) in self._entries.items():
+            native = getattr(op, suffix).detach().cpu().numpy()
+            out[name] = np.ascontiguousarray(native.transpose(np.argsort(perm)))
+        return out
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Load parameters and buffers given in the canonical names and layouts."""
+        checked = check_state(self.spec, state)
+        with torch.no_grad():
+            for name, (op, suffix, perm) in self._entries.items():
+                value = np.ascontiguousarray(checked[name].transpose(perm))
+                getattr(op, suffix).copy_(torch.from_numpy(value))
+
+
+def build_network(spec: NetworkSpec, state: Mapping[str, Any], device: Any = None) -> TorchNetwork:
+    """A torch module computing `spec`, loaded with `state` (canonical names and layouts),
+    on `device` (a torch device or string; None is the CPU)."""
+    return TorchNetwork(spec, state, device)

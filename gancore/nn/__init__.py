@@ -1,0 +1,71 @@
+"""Portable network architectures: a network described once, built natively by each backend.
+
+A `NetworkSpec` is a small graph of portable layers. `init_state` draws its parameters in
+numpy from one seed in a canonical layout (the checkpoint format); each backend's
+`build_network(spec, state, device)` builds the network natively and loads them, so the
+same spec and seed give the same outputs on every backend. `forward_numpy` is the
+float64 reference they are tested against. Shapes are per sample, NHWC for images.
+"""
+
+from __future__ import annotations
+
+from gancore.nn._init import (
+    buffer_names,
+    check_state,
+    init_state,
+    parameter_shapes,
+    trainable_names,
+)
+from gancore.nn._layers import (
+    Activation,
+    Add,
+    BatchNorm,
+    Concat,
+    Conv2D,
+    ConvTranspose2D,
+    Dense,
+    Dropout,
+    Embedding,
+    Flatten,
+    InstanceNorm,
+    Layer,
+    LayerNorm,
+    Maxout,
+    Reshape,
+    Upsample,
+    layer_from_dict,
+)
+from gancore.nn._numpy_forward import forward_numpy, forward_numpy_training
+from gancore.nn._spec import GraphBuilder, Input, NetworkSpec, Node, sequential
+
+__all__ = [
+    "Activation",
+    "Add",
+    "BatchNorm",
+    "Concat",
+    "Conv2D",
+    "ConvTranspose2D",
+    "Dense",
+    "Dropout",
+    "Embedding",
+    "Flatten",
+    "GraphBuilder",
+    "Input",
+    "InstanceNorm",
+    "Layer",
+    "LayerNorm",
+    "Maxout",
+    "NetworkSpec",
+    "Node",
+    "Reshape",
+    "Upsample",
+    "buffer_names",
+    "check_state",
+    "forward_numpy",
+    "forward_numpy_training",
+    "init_state",
+    "layer_from_dict",
+    "parameter_shapes",
+    "sequential",
+    "trainable_names",
+]
