@@ -31,12 +31,43 @@ from gancore._registry import PluginInfo, PluginWarning, list_plugins, refresh
 __version__ = _registry._own_version()
 
 _registry.register_builtin("backends", "numpy", NumpyBackend)
+
+
+def _builtin(module: str, table: str, name: str) -> object:
+    import importlib
+
+    return getattr(importlib.import_module(module), table)[name]
+
+
+# Built-in architectures, losses and datasets are listed like plugins but imported only
+# when used.
+for _group, _module, _table, _names in (
+    ("architectures", "gancore.architectures", "BUILTIN_ARCHITECTURES",
+     ("cyclegan", "dcgan", "fc_bn", "mlp", "pacgan_mlp", "vanilla")),
+    ("losses", "gancore.losses", "LOSS_FAMILIES",
+     ("hinge", "least_squares", "minimax", "nonsaturating", "wasserstein")),
+    ("datasets", "gancore.data", "BUILTIN_DATASETS",
+     ("cifar10", "digits", "fashion_mnist", "grid", "image_folder", "mnist", "ring")),
+):
+    for _name in _names:
+        _registry.register_builtin(
+            _group, _name,
+            lambda m=_module, t=_table, n=_name: _builtin(m, t, n), lazy=True,
+        )
 _registry.set_validator(
     "backends",
     lambda obj: isinstance(obj, type)
     and all(hasattr(obj, attr) for attr in ("name", "array_modules", "describe")),
     "backend class (with name, array_modules and describe)",
 )
+_registry.set_validator("architectures", callable, "architecture builder (a callable)")
+_registry.set_validator(
+    "losses",
+    lambda obj: callable(getattr(obj, "critic_loss", None))
+    and callable(getattr(obj, "generator_loss", None)),
+    "loss (an object with critic_loss(real, fake) and generator_loss(fake))",
+)
+_registry.set_validator("datasets", callable, "dataset loader (a callable returning a Dataset)")
 
 __all__ = [
     "ArrayOps",

@@ -19,7 +19,7 @@ import attrs
 import numpy as np
 
 from gancore._errors import InvalidArgumentError
-from gancore.architectures import ArchitecturePair
+from gancore.architectures import ArchitecturePair, NativeArchitecture
 from gancore.nn import NetworkSpec
 from gancore.training._config import TrainConfig
 from gancore.training._sampling import NumpyNetwork, generate, translate
@@ -49,7 +49,8 @@ def save_checkpoint(path: str | os.PathLike[str], trainer: Any) -> Path:
         "backend": trainer.backend.name,
         "step": trainer.step,
         "architecture": {"name": arch.name, "kind": arch.kind, "latent_dim": arch.latent_dim,
-                         "num_classes": arch.num_classes},
+                         "num_classes": arch.num_classes,
+                         "native": isinstance(arch, NativeArchitecture)},
         "specs": {name: spec.to_dict() for name, spec in trainer.specs().items()},
         "config": trainer.config.to_dict(),
         "data": None if data is None else {
@@ -91,9 +92,14 @@ class Checkpoint:
     arrays: dict[str, dict[str, np.ndarray]]
 
     @property
-    def architecture(self) -> ArchitecturePair:
-        """The architecture pair the checkpoint was trained with."""
+    def architecture(self) -> ArchitecturePair | NativeArchitecture:
+        """The architecture the checkpoint was trained with (a native one is rebuilt by
+        its plugin, whose entry-point name is the architecture's name)."""
         info = self.meta["architecture"]
+        if info.get("native"):
+            from gancore.training._recipes import build_architecture
+
+            return build_architecture(info["name"], tuple(self.meta["data"]["shape"]))
         return ArchitecturePair(
             name=info["name"], generator=self.specs["generator"], critic=self.specs["critic"],
             latent_dim=info["latent_dim"], num_classes=info["num_classes"], kind=info["kind"],
@@ -109,12 +115,26 @@ class Checkpoint:
             raise InvalidArgumentError(
                 f"network must be one of {', '.join(sorted(self.arrays))}; received {name!r}"
             )
+        if self.meta["architecture"].get("native"):
+            return self._native_network(name, backend, device)
         spec, state = self.specs[name], self.arrays[name]
         if backend == "numpy":
             return NumpyNetwork(spec, state)
         from gancore import backend as get_backend
 
         return get_backend(backend).build_network(spec, state, device)
+
+    def _native_network(self, name: str, backend: str, device: str) -> Any:
+        from gancore import backend as get_backend
+
+        arch = self.architecture
+        assert isinstance(arch, NativeArchitecture)
+        be = get_backend(backend)
+        target = be.resolve_device(device) if backend in arch.builders else None
+        generator, critic = arch.build(backend, target)
+        net = be.wrap_native(generator if name == "generator" else critic)
+        net.set_state(self.arrays[name])
+        return net
 
     def sample(self, n: int, *, backend: str = "numpy", labels: Any = None,
                seed: int | None = None, device: str = "auto") -> np.ndarray:

@@ -16,7 +16,7 @@ import numpy as np
 from gancore import _registry
 from gancore._backend import backend as get_backend
 from gancore._errors import GancoreError, InvalidArgumentError
-from gancore.architectures import ArchitecturePair
+from gancore.architectures import ArchitecturePair, NativeArchitecture
 from gancore.data import Dataset, iterate_batches
 from gancore.losses import (
     LOSS_FAMILIES,
@@ -62,9 +62,10 @@ class _Trainer:
     def __init__(self, architecture: ArchitecturePair, config: TrainConfig, *,
                  backend: str | Any = "torch", device: str = "auto",
                  callbacks: Iterable[Any] = (), compile: bool = False) -> None:
-        if not isinstance(architecture, ArchitecturePair):
+        if not isinstance(architecture, (ArchitecturePair, NativeArchitecture)):
             raise InvalidArgumentError(
-                f"architecture must be an ArchitecturePair; received {type(architecture).__name__}"
+                f"architecture must be an ArchitecturePair or a NativeArchitecture; received "
+                f"{type(architecture).__name__}"
             )
         if not isinstance(config, TrainConfig):
             raise InvalidArgumentError(
@@ -210,8 +211,19 @@ class GANTrainer(_Trainer):
                 f"flip_fraction and smoothing need a loss with targets (minimax, "
                 f"nonsaturating, least_squares); received loss {config.loss!r}"
             )
-        self.G = self._build(architecture.generator, self._seeds[1])
-        self.D = self._build(architecture.critic, self._seeds[2])
+        self.native_architecture = isinstance(architecture, NativeArchitecture)
+        if self.native_architecture:
+            if config.ema_decay is not None:
+                raise InvalidArgumentError(
+                    "ema_decay must be None for a NativeArchitecture (its modules cannot be "
+                    f"copied portably); received {config.ema_decay}"
+                )
+            device = self.backend.resolve_device(self.device)
+            self.G, self.D = (self.backend.wrap_native(m)
+                              for m in architecture.build(self.backend.name, device))
+        else:
+            self.G = self._build(architecture.generator, self._seeds[1])
+            self.D = self._build(architecture.critic, self._seeds[2])
         self.G_ema = None
         if config.ema_decay is not None:
             self.G_ema = self._build(architecture.generator, 0, self.G.get_state())
@@ -235,6 +247,14 @@ class GANTrainer(_Trainer):
     def _check_data(self, data: Dataset) -> None:
         if not isinstance(data, Dataset):
             raise InvalidArgumentError(f"data must be a Dataset; received {type(data).__name__}")
+        if isinstance(self.architecture, NativeArchitecture):
+            if tuple(data.shape) != self.architecture.sample_shape:
+                raise InvalidArgumentError(
+                    f"data samples must have the architecture's sample shape "
+                    f"{self.architecture.sample_shape}; received {data.name!r} samples of "
+                    f"shape {tuple(data.shape)}"
+                )
+            return
         sample_shape = tuple(self.architecture.generator.output_shape)
         if tuple(data.shape) != sample_shape:
             raise InvalidArgumentError(
@@ -364,6 +384,8 @@ class GANTrainer(_Trainer):
         return nets
 
     def specs(self) -> dict[str, NetworkSpec]:
+        if self.native_architecture:
+            return {}
         specs = {"generator": self.architecture.generator, "critic": self.architecture.critic}
         if self.G_ema is not None:
             specs["generator_ema"] = self.architecture.generator
@@ -384,7 +406,8 @@ class SGANTrainer(GANTrainer):
     def __init__(self, architecture: ArchitecturePair, data: Dataset,
                  config: TrainConfig | None = None, **kwargs: Any) -> None:
         config = config or TrainConfig(algorithm=self.algorithm)
-        if not isinstance(data, Dataset) or data.labels is None or data.num_classes != architecture.num_classes:
+        labelled = isinstance(data, Dataset) and data.labels is not None
+        if not labelled or data.num_classes != architecture.num_classes:
             raise InvalidArgumentError(
                 f"the semi-supervised GAN needs labelled data with {architecture.num_classes} "
                 f"classes; received {data.name!r} with num_classes={data.num_classes}"

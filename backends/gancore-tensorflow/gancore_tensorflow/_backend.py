@@ -72,6 +72,15 @@ class TensorFlowBackend:
 
         return to_numpy(x)
 
+    def wrap_native(self, module: Any) -> Any:
+        """Native TensorFlow modules are not supported yet: use a portable spec."""
+        from gancore import BackendUnsupportedError
+
+        raise BackendUnsupportedError(
+            "the tensorflow backend trains portable architectures only; received a native "
+            f"{type(module).__name__}"
+        )
+
     def seed(self, seed: int) -> None:
         """Seed TensorFlow's global generator (dropout masks, natively drawn noise)."""
         self.tf.random.set_seed(seed)

@@ -68,6 +68,12 @@ class TorchBackend:
 
         return to_numpy(x)
 
+    def wrap_native(self, module: Any) -> Any:
+        """A plugin's own `torch.nn.Module` with the interface of gancore's networks."""
+        from gancore_torch._native import NativeNetwork
+
+        return NativeNetwork(module)
+
     def seed(self, seed: int) -> None:
         """Seed torch's own generators (dropout masks, natively drawn noise)."""
         self.torch.manual_seed(seed)

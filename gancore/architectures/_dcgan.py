@@ -1,0 +1,289 @@
+"""`dcgan`: deep convolutional GANs (Radford, Metz and Chintala 2015) sized from the image.
+
+One plan per supported image side says what the generator projects z to, the layers after
+the projection and the critic's convolutions; `dcgan` wires the plan into a plain,
+conditional or semi-supervised pair. Transposed convolutions use PyTorch's padding /
+output_padding so that each one doubles the size; where a Keras source used "same", the
+output sizes match but TensorFlow would crop the extra row at the other edge (a one-pixel
+shift of the learned filters, no difference in what the network can learn).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import attrs
+
+from gancore._errors import InvalidArgumentError
+from gancore.architectures._blocks import (
+    chain,
+    critic_inputs,
+    drop_cancelled_biases,
+    generator_inputs,
+    same_pads,
+)
+from gancore.architectures._checks import (
+    check_choice,
+    check_latent_dim,
+    check_sample_shape,
+    pair_name,
+    resolve_kind,
+)
+from gancore.architectures._conditional import label_map
+from gancore.architectures._pair import ArchitecturePair
+from gancore.nn import (
+    Activation,
+    BatchNorm,
+    Concat,
+    Conv2D,
+    ConvTranspose2D,
+    Dense,
+    Dropout,
+    Flatten,
+    GraphBuilder,
+    InstanceNorm,
+    Layer,
+    LayerNorm,
+    NetworkSpec,
+    Reshape,
+)
+
+__all__ = ["CRITIC_NORMS", "DCGAN_SIDES", "dcgan"]
+
+#: Normalisations the critic can use: batch norm (DCGAN), or none / layer / instance norm
+#: for a gradient penalty, which batch norm breaks (Gulrajani et al. 2017, section 4).
+CRITIC_NORMS = ("batch", "layer", "instance", "none")
+
+
+@attrs.frozen
+class _Plan:
+    init: str
+    base: tuple[int, int, int]  # (h0, w0, c0) the generator projects z to
+    stem: tuple[Layer, ...]  # unconditional generator: after Reshape(base)
+    generator: tuple[Layer, ...]  # from base to the image
+    critic: tuple[Layer | None, ...]  # from the image to the last feature map
+
+
+def _leaky(slope: float) -> Activation:
+    return Activation("leaky_relu", slope)
+
+
+def _plan_8(channels: int, norm: Layer | None) -> _Plan:
+    # Small enough to train on the 8x8 digits in a few CPU minutes.
+    return _Plan(
+        init="dcgan",
+        base=(2, 2, 128),
+        stem=(BatchNorm(), _leaky(0.2)),
+        generator=(
+            ConvTranspose2D(64, 4, stride=2, padding=1),
+            BatchNorm(),
+            _leaky(0.2),
+            ConvTranspose2D(channels, 4, stride=2, padding=1),
+            Activation("tanh"),
+        ),
+        critic=(
+            Conv2D(64, 4, stride=2, padding=1),
+            _leaky(0.2),
+            Conv2D(128, 4, stride=2, padding=1),
+            norm,
+            _leaky(0.2),
+        ),
+    )
+
+
+def _plan_28(channels: int, norm: Layer | None) -> _Plan:
+    # GANs in Action ch. 4; Keras "same" convolutions: 28 -> 14 -> 7 -> 4.
+    return _Plan(
+        init="glorot",
+        base=(7, 7, 256),
+        stem=(),
+        generator=(
+            ConvTranspose2D(128, 3, stride=2, padding=1, output_padding=1),
+            BatchNorm(),
+            _leaky(0.01),
+            ConvTranspose2D(64, 3, stride=1, padding=1),
+            BatchNorm(),
+            _leaky(0.01),
+            ConvTranspose2D(channels, 3, stride=2, padding=1, output_padding=1),
+            Activation("tanh"),
+        ),
+        critic=(
+            Conv2D(32, 3, stride=2, padding=same_pads((28, 28), 3, 2)),
+            _leaky(0.01),
+            Conv2D(64, 3, stride=2, padding=same_pads((14, 14), 3, 2)),
+            norm,
+            _leaky(0.01),
+            Conv2D(128, 3, stride=2, padding=same_pads((7, 7), 3, 2)),
+            norm,
+            _leaky(0.01),
+        ),
+    )
+
+
+def _plan_32(channels: int, norm: Layer | None) -> _Plan:
+    # The CIFAR-10 DCGAN: 4 -> 8 -> 16 -> 32 with k4 s2 p1.
+    generator: list[Layer] = []
+    for filters in (256, 128, 64):
+        generator += [
+            ConvTranspose2D(filters, 4, stride=2, padding=1),
+            BatchNorm(),
+            Activation("relu"),
+        ]
+    critic: list[Layer | None] = [Conv2D(64, 4, stride=2, padding=1), _leaky(0.2)]
+    for filters in (128, 256):
+        critic += [Conv2D(filters, 4, stride=2, padding=1), norm, _leaky(0.2)]
+    return _Plan(
+        init="dcgan",
+        base=(4, 4, 512),
+        stem=(BatchNorm(), Activation("relu")),
+        generator=(*generator, Conv2D(channels, 3, padding=1), Activation("tanh")),
+        critic=tuple(critic),
+    )
+
+
+def _plan_64(channels: int, norm: Layer | None) -> _Plan:
+    # The flowers DCGAN: 5x5 kernels, stride 2, TF "same" (1, 2, 1, 2) in the critic.
+    generator: list[Layer] = []
+    for filters in (512, 256, 128):
+        generator += [
+            ConvTranspose2D(filters, 5, stride=2, padding=2, output_padding=1),
+            BatchNorm(),
+            Activation("relu"),
+        ]
+    critic: list[Layer | None] = [
+        Dropout(0.2),
+        Conv2D(64, 5, stride=2, padding=same_pads((64, 64), 5, 2)),
+        _leaky(0.2),
+    ]
+    for side, filters in ((32, 128), (16, 256), (8, 512)):
+        critic += [Conv2D(filters, 5, stride=2, padding=same_pads((side, side), 5, 2)), norm]
+        critic.append(_leaky(0.2))
+    return _Plan(
+        init="dcgan",
+        base=(4, 4, 1024),
+        stem=(BatchNorm(), Activation("relu")),
+        generator=(
+            *generator,
+            ConvTranspose2D(channels, 5, stride=2, padding=2, output_padding=1),
+            Activation("tanh"),
+        ),
+        critic=tuple(critic),
+    )
+
+
+_PLANS: dict[int, Callable[[int, Layer | None], _Plan]] = {
+    8: _plan_8,
+    28: _plan_28,
+    32: _plan_32,
+    64: _plan_64,
+}
+
+#: Image sides `dcgan` supports (square images, any channel count).
+DCGAN_SIDES = tuple(_PLANS)
+
+
+def _critic_norm(norm: str) -> Layer | None:
+    return {"batch": BatchNorm(), "layer": LayerNorm(), "instance": InstanceNorm()}.get(norm)
+
+
+def _generator(name: str, plan: _Plan, latent_dim: int, label_classes: int | None) -> NetworkSpec:
+    g = GraphBuilder(name, plan.init)
+    z, labels = generator_inputs(g, latent_dim, label_classes is not None)
+    h0, w0, c0 = plan.base
+    h = g.add(Dense(h0 * w0 * c0), z)
+    if labels is None or label_classes is None:
+        h = chain(g, g.add(Reshape(plan.base), h), plan.stem)
+    else:
+        # Brownlee's cGAN: LeakyReLU 0.2 on the projection, then the label channel joins.
+        h = g.add(Reshape(plan.base), g.add(_leaky(0.2), h))
+        h = g.add(Concat(), h, label_map(g, labels, label_classes, h0, w0))
+    return g.build(chain(g, h, plan.generator))
+
+
+def _critic(
+    name: str, plan: _Plan, image_shape: tuple[int, ...], label_classes: int | None, head: int
+) -> NetworkSpec:
+    g = GraphBuilder(name, plan.init)
+    x, labels = critic_inputs(g, image_shape, label_classes is not None)
+    h = x
+    if labels is not None and label_classes is not None:
+        height, width, _ = image_shape
+        h = g.add(Concat(), x, label_map(g, labels, label_classes, height, width))
+    h = g.add(Flatten(), chain(g, h, plan.critic))
+    return g.build(g.add(Dense(head), h))
+
+
+def dcgan(
+    sample_shape: Sequence[int],
+    *,
+    latent_dim: int = 100,
+    num_classes: int | None = None,
+    norm: str = "batch",
+    semi_supervised: bool = False,
+) -> ArchitecturePair:
+    """A DCGAN for square NHWC images of side 8, 28, 32 or 64 (any channel count), tanh
+    output in [-1, 1], critic logits of shape (1,).
+
+    - 8x8 (scikit-learn's digits, the default of `gancore train`): a small DCGAN that
+      trains in a few CPU minutes. Generator z -> Dense 2*2*128 -> Reshape -> BatchNorm ->
+      LeakyReLU 0.2 -> ConvT 64 k4 s2 p1 (4x4) -> BatchNorm -> LeakyReLU 0.2 ->
+      ConvT channels k4 s2 p1 (8x8) -> tanh. Critic Conv 64 k4 s2 p1 (4x4) -> LeakyReLU
+      0.2 -> Conv 128 k4 s2 p1 (2x2) -> norm -> LeakyReLU 0.2 -> Flatten -> Dense 1.
+      N(0, 0.02) initialisation.
+    - 28x28: the DCGAN of Langr and Bok, "GANs in Action" (2019), chapter 4. Generator
+      Dense 256*7*7 -> Reshape 7x7x256 -> ConvT 128 k3 s2 (14x14) -> BatchNorm ->
+      LeakyReLU 0.01 -> ConvT 64 k3 s1 -> BatchNorm -> LeakyReLU 0.01 -> ConvT channels
+      k3 s2 (28x28) -> tanh. Critic Conv 32 k3 s2 -> LeakyReLU 0.01 -> Conv 64 k3 s2 ->
+      norm -> LeakyReLU 0.01 -> Conv 128 k3 s2 -> norm -> LeakyReLU 0.01 -> Flatten ->
+      Dense 1, with Keras "same" padding (28 -> 14 -> 7 -> 4: pads (0, 1, 0, 1),
+      (0, 1, 0, 1), (1, 1, 1, 1)). Glorot initialisation (Keras' default).
+    - 32x32: the CIFAR-10 DCGAN. Generator Dense 4*4*512 -> Reshape -> BatchNorm -> ReLU
+      -> [ConvT n k4 s2 p1 -> BatchNorm -> ReLU] for n = 256, 128, 64 -> Conv channels k3
+      p1 -> tanh. Critic Conv 64 k4 s2 p1 -> LeakyReLU 0.2 -> [Conv n k4 s2 p1 -> norm ->
+      LeakyReLU 0.2] for n = 128, 256 -> Flatten -> Dense 1. N(0, 0.02) initialisation.
+    - 64x64: the flowers DCGAN (Radford et al.'s 4x4x1024 projection). Generator Dense
+      4*4*1024 -> Reshape -> BatchNorm -> ReLU -> [ConvT n k5 s2 -> BatchNorm -> ReLU] for
+      n = 512, 256, 128 -> ConvT channels k5 s2 -> tanh. Critic Dropout 0.2 on the input
+      -> Conv 64 k5 s2 -> LeakyReLU 0.2 -> [Conv n k5 s2 -> norm -> LeakyReLU 0.2] for
+      n = 128, 256, 512 (TF "same" pads (1, 2, 1, 2)) -> Flatten -> Dense 1. N(0, 0.02)
+      initialisation.
+
+    Batch norms use PyTorch's defaults (momentum 0.1, eps 1e-5).
+
+    Options: `norm` is the critic's normalisation, "batch" (DCGAN), or "layer",
+    "instance" or "none" for WGAN-GP, whose per-sample gradient penalty batch norm breaks.
+    `num_classes` gives the conditional variant (Brownlee's cGANs): the critic gets the
+    label as an extra image channel (Embedding 50 -> Dense H*W -> Reshape), the generator
+    projects z with Dense + LeakyReLU 0.2 and joins a label channel at the base size.
+    `semi_supervised=True` (with `num_classes`) keeps the generator unconditional and
+    ends the critic in `num_classes` class logits (Salimans et al. 2016).
+    """
+    shape = check_sample_shape("dcgan", sample_shape, ranks=(3,))
+    height, width, channels = shape
+    if height != width or height not in _PLANS:
+        sides = ", ".join(f"{s}x{s}" for s in _PLANS)
+        raise InvalidArgumentError(
+            f"dcgan sample_shape must be (side, side, channels) with a side of {sides}; "
+            f"received {shape}"
+        )
+    latent = check_latent_dim("dcgan", latent_dim)
+    kind = resolve_kind("dcgan", num_classes, semi_supervised)
+    norm = check_choice("dcgan", "norm", norm, CRITIC_NORMS)
+    plan = _PLANS[height](channels, _critic_norm(norm))
+    name = pair_name(
+        "dcgan", shape, kind, num_classes, [("latent_dim", latent, 100), ("norm", norm, "batch")]
+    )
+    label_classes = num_classes if kind == "conditional" else None
+    head = num_classes if kind == "semi_supervised" and num_classes is not None else 1
+    return ArchitecturePair(
+        name=name,
+        generator=drop_cancelled_biases(
+            _generator(f"{name}-generator", plan, latent, label_classes)
+        ),
+        critic=drop_cancelled_biases(
+            _critic(f"{name}-critic", plan, shape, label_classes, head)
+        ),
+        latent_dim=latent,
+        num_classes=num_classes,
+        kind=kind,
+    )

@@ -1,0 +1,76 @@
+"""`pacgan_mlp`: the 2-D Gaussian-mixture networks of PacGAN (Lin et al., NeurIPS 2018)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from gancore.architectures._checks import (
+    check_int,
+    check_int_pair,
+    check_latent_dim,
+    check_sample_shape,
+    check_unlabelled,
+)
+from gancore.architectures._mlp import dense_pair
+from gancore.architectures._pair import ArchitecturePair
+from gancore.nn import Activation, BatchNorm, Dense, Layer, Maxout
+
+__all__ = ["pacgan_mlp"]
+
+
+def pacgan_mlp(
+    sample_shape: Sequence[int],
+    *,
+    latent_dim: int = 2,
+    num_classes: int | None = None,
+    hidden: int | Sequence[int] = (400, 200),
+    layers: int | Sequence[int] = (4, 3),
+    pieces: int = 5,
+    packing: int = 1,
+) -> ArchitecturePair:
+    """PacGAN's networks for the 2-D ring and grid mixtures (Lin, Khetan, Fanti and Oh,
+    "PacGAN: The power of two samples in generative adversarial networks", NeurIPS 2018;
+    constants from the public code, fjxmlzn/PacGAN, `synthetic_data_experiments`).
+
+    Generator: z (2-D standard normal) -> [Dense 400 without bias -> BatchNorm -> ReLU] x 4
+    -> Dense 2 (linear). The batch norm keeps PacGAN's population-statistics update
+    (`0.95 * old + 0.05 * new`: momentum 0.05) and Blocks' epsilon 1e-4. Critic: [Dense
+    200 * 5 -> Maxout(5)] x 3 -> Dense 1 (logits). Weights N(0, 0.02), biases 0 (gancore's
+    "dcgan" initialisation, as in PacGAN's config).
+
+    `hidden` and `layers` are (generator, critic) pairs, or one int for both; `pieces` is
+    the maxout's piece count. `packing` m >= 1 makes the critic take m samples
+    concatenated, shape (2 * m,); the trainer packs them.
+    """
+    shape = check_sample_shape("pacgan_mlp", sample_shape, ranks=(1,))
+    latent = check_latent_dim("pacgan_mlp", latent_dim)
+    check_unlabelled("pacgan_mlp", num_classes)
+    gen_units, critic_units = check_int_pair("pacgan_mlp", "hidden", hidden)
+    gen_layers, critic_layers = check_int_pair("pacgan_mlp", "layers", layers, low=0)
+    k = check_int("pacgan_mlp", "pieces", pieces)
+    m = check_int("pacgan_mlp", "packing", packing)
+    generator_hidden: list[Layer | None] = [
+        Dense(gen_units, use_bias=False),
+        BatchNorm(momentum=0.05, eps=1e-4),
+        Activation("relu"),
+    ] * gen_layers
+    critic_hidden: list[Layer | None] = [Dense(critic_units * k), Maxout(k)] * critic_layers
+    return dense_pair(
+        "pacgan_mlp",
+        shape,
+        "gan",
+        None,
+        latent,
+        "dcgan",
+        generator_hidden,
+        critic_hidden,
+        "identity",
+        [
+            ("latent_dim", latent, 2),
+            ("hidden", (gen_units, critic_units), (400, 200)),
+            ("layers", (gen_layers, critic_layers), (4, 3)),
+            ("pieces", k, 5),
+            ("packing", m, 1),
+        ],
+        packing=m,
+    )

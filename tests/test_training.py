@@ -1,0 +1,285 @@
+"""Every algorithm trains on every backend; one training step is the same on torch and
+TensorFlow; seeded runs repeat; checkpoints move between backends (DESIGN invariants 3, 4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import numpy as np
+import pytest
+from _helpers import FRAMEWORKS, load_backend
+
+import gancore
+from gancore.architectures import cyclegan, dcgan, fc_bn, pacgan_mlp
+from gancore.data import Dataset, load_digits, load_mixture
+from gancore.training import (
+    GANTrainer,
+    ImagePool,
+    OptimizerConfig,
+    TrainConfig,
+    load_checkpoint,
+    make_trainer,
+)
+from gancore.training._recipes import inverted
+
+DIGITS = load_digits()
+SMALL = DIGITS.subset(np.arange(256))
+RING = load_mixture("ring", n=2048, seed=0)
+
+# name -> (architecture factory, data factory, config)
+CASES: dict[str, tuple[Any, Any, TrainConfig]] = {
+    "nonsaturating": (lambda: dcgan(SMALL.shape, latent_dim=16), lambda: SMALL,
+                      TrainConfig(batch_size=8)),
+    "minimax": (lambda: dcgan(SMALL.shape, latent_dim=16), lambda: SMALL,
+                TrainConfig(batch_size=8, loss="minimax")),
+    "label-flip": (lambda: dcgan(SMALL.shape, latent_dim=16), lambda: SMALL,
+                   TrainConfig(batch_size=8, flip_fraction=0.5, smoothing=0.1)),
+    "wgan-clip": (lambda: dcgan(SMALL.shape, latent_dim=16), lambda: SMALL,
+                  TrainConfig(batch_size=8, loss="wasserstein", clip_value=0.01, n_critic=2,
+                              generator_optimizer=OptimizerConfig.rmsprop(5e-5),
+                              critic_optimizer=OptimizerConfig.rmsprop(5e-5))),
+    "wgan-gp": (lambda: dcgan(SMALL.shape, latent_dim=16, norm="layer"), lambda: SMALL,
+                TrainConfig(batch_size=8, loss="wasserstein", gradient_penalty=10.0, n_critic=2,
+                            generator_optimizer=OptimizerConfig.adam(1e-4, 0.0, 0.9),
+                            critic_optimizer=OptimizerConfig.adam(1e-4, 0.0, 0.9))),
+    "hinge": (lambda: dcgan(SMALL.shape, latent_dim=16, norm="instance"), lambda: SMALL,
+              TrainConfig(batch_size=8, loss="hinge")),
+    "least-squares": (lambda: fc_bn(SMALL.shape, latent_dim=8), lambda: SMALL,
+                      TrainConfig(batch_size=8, loss="least_squares", ema_decay=0.9)),
+    "cgan": (lambda: dcgan(SMALL.shape, latent_dim=16, num_classes=10), lambda: SMALL,
+             TrainConfig(batch_size=8)),
+    "sgan": (lambda: dcgan(SMALL.shape, latent_dim=16, num_classes=10, semi_supervised=True),
+             lambda: SMALL, TrainConfig(algorithm="sgan", batch_size=8, num_labeled=20)),
+    "cyclegan": (lambda: cyclegan(SMALL.shape, base_filters=4, depth=2),
+                 lambda: (SMALL, inverted(SMALL)),
+                 TrainConfig(algorithm="cyclegan", loss="least_squares", batch_size=4,
+                             pool_size=4)),
+    "pacgan": (lambda: pacgan_mlp((2,), hidden=16, packing=2), lambda: RING,
+               TrainConfig(batch_size=16)),
+}
+
+
+def _train(name: str, backend: str, steps: int = 2, **overrides: Any) -> Any:
+    arch, data, config = CASES[name]
+    config = attrs.evolve(config, steps=steps, log_every=1, **overrides)
+    trainer = make_trainer(arch(), data(), config, backend=backend)
+    trainer.fit()
+    return trainer
+
+
+def _states(trainer: Any) -> dict[str, dict[str, np.ndarray]]:
+    return {name: net.get_state() for name, net in trainer.networks().items()}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_every_algorithm_trains_and_changes_its_parameters(backend: Any, case: str) -> None:
+    arch, data, config = CASES[case]
+    trainer = make_trainer(arch(), data(), attrs.evolve(config, steps=2, log_every=1),
+                           backend=backend.name)
+    before = _states(trainer)
+    metrics = trainer.fit()
+    after = _states(trainer)
+    assert metrics["step"] == 2
+    assert all(np.isfinite(v) for v in metrics.values()), metrics
+    for net, state in before.items():
+        if net == "generator_ema":
+            continue
+        changed = [k for k in state if not np.array_equal(state[k], after[net][k])]
+        assert changed, f"{case}: no parameter of {net} changed"
+    if case == "wgan-clip":
+        for p in trainer.D.trainable_parameters():
+            assert np.abs(backend.ops.to_numpy(p)).max() <= 0.01 + 1e-7
+
+
+def _both_backends() -> None:
+    for name in FRAMEWORKS:
+        load_backend(name)
+
+
+# float32 arithmetic in a different order on each framework: a few ulps per step.
+STEP_TOL = dict(rtol=2e-4, atol=2e-5)
+
+
+# Adam and RMSprop divide by the gradient's running magnitude, which turns float32 rounding
+# noise in a near-zero gradient into a full-size step; SGD keeps the step proportional to
+# the gradient, so comparing whole training steps under SGD checks the gradients of every
+# parameter, and `test_optimizers_update_alike` checks the adaptive optimizers' arithmetic.
+SGD = OptimizerConfig("sgd", lr=0.01, momentum=0.5)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_training_steps_give_the_same_parameters_on_torch_and_tensorflow(case: str) -> None:
+    _both_backends()
+    trainers = {
+        name: _train(case, name, steps=2, generator_optimizer=SGD, critic_optimizer=SGD)
+        for name in FRAMEWORKS
+    }
+    torch_states, tf_states = (_states(trainers[name]) for name in FRAMEWORKS)
+    assert torch_states.keys() == tf_states.keys()
+    for net, state in torch_states.items():
+        for param, value in state.items():
+            np.testing.assert_allclose(tf_states[net][param], value, err_msg=f"{net}.{param}",
+                                       **STEP_TOL)
+    if case != "cyclegan":
+        np.testing.assert_allclose(trainers["tensorflow"].sample(4, seed=1),
+                                   trainers["torch"].sample(4, seed=1), rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [OptimizerConfig.adam(1e-3, 0.5, 0.999), OptimizerConfig.adam(1e-4, 0.0, 0.9),
+     OptimizerConfig.rmsprop(5e-3), OptimizerConfig("sgd", lr=0.1, momentum=0.9)],
+    ids=["adam", "adam-wgan-gp", "rmsprop", "sgd-momentum"],
+)
+def test_optimizers_update_alike(config: OptimizerConfig) -> None:
+    _both_backends()
+    rng = np.random.default_rng(0)
+    start = rng.standard_normal((3, 4)).astype(np.float32)
+    grads = [rng.standard_normal((3, 4)).astype(np.float32) for _ in range(4)]
+    results = {}
+    for name in FRAMEWORKS:
+        backend = gancore.backend(name)
+        if name == "torch":
+            import torch
+
+            param = torch.nn.Parameter(torch.tensor(start))
+            opt = backend.make_optimizer(config, [param])
+            for g in grads:
+                param.grad = torch.tensor(g)
+                opt.step()
+            results[name] = param.detach().numpy()
+        else:
+            import tensorflow as tf
+
+            var = tf.Variable(start)
+            opt = backend.make_optimizer(config, [var])
+            for g in grads:
+                opt.apply([tf.constant(g)])
+            results[name] = var.numpy()
+    assert not np.allclose(results["torch"], start)
+    np.testing.assert_allclose(results["tensorflow"], results["torch"], rtol=1e-6, atol=1e-7)
+
+
+def test_seeded_runs_repeat_and_seeds_differ(backend: Any) -> None:
+    a = _states(_train("wgan-gp", backend.name, seed=3))
+    b = _states(_train("wgan-gp", backend.name, seed=3))
+    c = _states(_train("wgan-gp", backend.name, seed=4))
+    for param, value in a["generator"].items():
+        np.testing.assert_array_equal(b["generator"][param], value)
+    assert any(not np.array_equal(c["generator"][k], v) for k, v in a["generator"].items())
+
+
+@pytest.mark.parametrize("case", ["nonsaturating", "cgan", "least-squares"])
+def test_a_checkpoint_samples_the_same_images_on_every_backend(tmp_path: Any, case: str) -> None:
+    _both_backends()
+    trainer = _train(case, "torch", steps=2)
+    path = trainer.save(tmp_path / "ckpt")
+    ckpt = load_checkpoint(path)
+    labels = 3 if case == "cgan" else None
+    expected = trainer.sample(6, seed=11, labels=labels)
+    for name in ("numpy", "torch", "tensorflow"):
+        images = ckpt.sample(6, backend=name, seed=11, labels=labels)
+        assert images.shape == (6, 8, 8, 1)
+        np.testing.assert_allclose(images, expected, rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+def test_a_cyclegan_checkpoint_translates_on_the_other_backend(tmp_path: Any) -> None:
+    _both_backends()
+    trainer = _train("cyclegan", "tensorflow", steps=1)
+    ckpt = load_checkpoint(trainer.save(tmp_path / "cycle"))
+    images = SMALL.images[:3]
+    expected = trainer.translate(images, "ba")
+    np.testing.assert_allclose(ckpt.translate(images, direction="ba", backend="torch"),
+                               expected, rtol=1e-4, atol=1e-5)
+
+
+def test_a_checkpoint_loads_back_into_a_trainer_of_the_other_backend(tmp_path: Any) -> None:
+    _both_backends()
+    source = _train("wgan-gp", "tensorflow", steps=1)
+    ckpt = load_checkpoint(source.save(tmp_path / "c"))
+    arch, data, config = CASES["wgan-gp"]
+    target = make_trainer(arch(), data(), config, backend="torch")
+    target.load_state(ckpt.arrays)
+    for name, state in _states(source).items():
+        for param, value in state.items():
+            np.testing.assert_allclose(target.networks()[name].get_state()[param], value,
+                                       rtol=1e-6, atol=1e-7)
+
+
+def test_checkpoints_are_plain_arrays_without_pickle(tmp_path: Any) -> None:
+    trainer = _train("nonsaturating", "torch" if "torch" in gancore.backends() else
+                     "tensorflow", steps=1)
+    path = trainer.save(tmp_path / "ckpt")
+    with np.load(path / "arrays.npz", allow_pickle=False) as npz:
+        assert any(k.startswith("generator/") for k in npz.files)
+        assert all(npz[k].dtype == np.float32 for k in npz.files)
+    meta = load_checkpoint(path).meta
+    assert meta["step"] == 1 and meta["algorithm"] == "gan"
+
+
+def test_sgan_critic_classifies(backend: Any) -> None:
+    trainer = _train("sgan", backend.name, steps=2)
+    predicted = trainer.classify(SMALL.images[:10])
+    assert predicted.shape == (10,)
+    assert set(predicted.tolist()) <= set(range(10))
+    assert 0.0 <= trainer.accuracy(SMALL) <= 1.0
+    assert len(trainer.labeled) == 20
+    assert np.bincount(trainer.labeled.labels, minlength=10).tolist() == [2] * 10
+
+
+def test_ema_generator_is_an_average_of_the_generator(backend: Any) -> None:
+    trainer = _train("least-squares", backend.name, steps=3)
+    live = trainer.G.get_state()
+    ema = trainer.networks()["generator_ema"].get_state()
+    assert any(not np.allclose(ema[k], live[k]) for k in live)
+    samples = trainer.sample(4, seed=0)
+    assert samples.shape == (4, 8, 8, 1) and np.all(np.abs(samples) <= 1)
+
+
+def test_conditional_samples_follow_the_requested_labels_input(backend: Any) -> None:
+    trainer = _train("cgan", backend.name, steps=1)
+    threes = trainer.sample(4, labels=3, seed=0)
+    sevens = trainer.sample(4, labels=7, seed=0)
+    assert not np.allclose(threes, sevens)
+    with pytest.raises(gancore.InvalidArgumentError, match="labels must be in"):
+        trainer.sample(2, labels=12)
+
+
+def test_linear_learning_rate_decay() -> None:
+    config = TrainConfig(steps=10, lr_schedule="linear", decay_start=0.5)
+    factors = [config.learning_rate_factor(s) for s in range(10)]
+    np.testing.assert_allclose(factors, [1, 1, 1, 1, 1, 1.0, 0.8, 0.6, 0.4, 0.2])
+
+
+def test_image_pool_returns_past_fakes_once_full() -> None:
+    pool = ImagePool(2, np.random.default_rng(0))
+    first = pool.query(np.arange(2, dtype=np.float32)[:, None])
+    np.testing.assert_array_equal(first[:, 0], [0, 1])
+    out = pool.query(np.full((50, 1), 9, dtype=np.float32))
+    assert set(out[:, 0].tolist()) <= {0.0, 1.0, 9.0}
+    assert (out[:, 0] != 9).any() and (out[:, 0] == 9).any()
+    np.testing.assert_array_equal(ImagePool(0, np.random.default_rng(0)).query(first), first)
+
+
+def test_bad_training_setups_raise_clear_errors() -> None:
+    name = "torch" if "torch" in gancore.backends() else "tensorflow"
+    with pytest.raises(gancore.InvalidArgumentError, match="generator's output shape"):
+        GANTrainer(dcgan((8, 8, 1), latent_dim=4), load_mixture("ring", n=64), backend=name)
+    with pytest.raises(gancore.InvalidArgumentError, match="flip_fraction and smoothing"):
+        GANTrainer(dcgan((8, 8, 1), latent_dim=4), SMALL,
+                   TrainConfig(loss="wasserstein", flip_fraction=0.2), backend=name)
+    unlabelled = Dataset("x", SMALL.images)
+    with pytest.raises(gancore.InvalidArgumentError, match="labelled data with 10 classes"):
+        GANTrainer(dcgan((8, 8, 1), latent_dim=4, num_classes=10), unlabelled, backend=name)
+    with pytest.raises(gancore.InvalidArgumentError, match="'lr' must be > 0: -1"):
+        OptimizerConfig(lr=-1)
+    with pytest.raises(gancore.InvalidArgumentError, match="'n_critic' must be an int >= 1"):
+        TrainConfig(n_critic=0)
+    with pytest.raises(gancore.InvalidArgumentError, match="training config keys"):
+        TrainConfig.from_dict({"stepz": 3})
+    with pytest.raises(gancore.PluginNotFoundError, match="loss 'nope' is not installed"):
+        GANTrainer(dcgan((8, 8, 1), latent_dim=4), SMALL, TrainConfig(loss="nope"),
+                   backend=name)
+    with pytest.raises(gancore.GancoreError, match="cannot train"):
+        GANTrainer(dcgan((8, 8, 1), latent_dim=4), SMALL, backend="numpy")
