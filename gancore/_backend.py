@@ -99,7 +99,7 @@ def _backend_classes() -> tuple[Any, ...]:
 _TYPE_CACHE: dict[type, ArrayOps] = {}
 
 
-def _ops_of(x: Any) -> ArrayOps | None:
+def _ops_of(x: Any) -> Any:
     """The ops of the backend that owns `x`, or None for numpy arrays and Python scalars."""
     kind = type(x)
     if kind in _TYPE_CACHE:
@@ -119,7 +119,7 @@ def _ops_of(x: Any) -> ArrayOps | None:
     )
 
 
-def ops_for(named: Sequence[tuple[str, Any]]) -> ArrayOps:
+def ops_for(named: Sequence[tuple[str, Any]]) -> Any:
     """The ops of the one backend that all the named arrays belong to.
 
     `named` pairs argument names with values; None values are skipped. Python scalars and

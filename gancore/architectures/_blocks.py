@@ -78,7 +78,7 @@ def drop_cancelled_biases(spec: NetworkSpec) -> NetworkSpec:
         if all(isinstance(layer, (BatchNorm, InstanceNorm)) for layer in layers)
     }
     nodes = tuple(
-        attrs.evolve(node, layer=attrs.evolve(node.layer, use_bias=False))
+        attrs.evolve(node, layer=attrs.evolve(node.layer, use_bias=False))  # type: ignore[misc]
         if node.name in cancelled and getattr(node.layer, "use_bias", False) else node
         for node in spec.nodes
     )

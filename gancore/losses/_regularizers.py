@@ -46,7 +46,7 @@ def _interpolation_weights(
     }:
         # A native generator (or the framework's global one) draws on the device, which
         # also works inside compiled steps.
-        eps_arr = ops.uniform((shape[0],), like=real, generator=rng)
+        eps_arr = ops.uniform((shape[0],), like=real, generator=rng)  # type: ignore[arg-type]
     else:
         if shape[0] is None:
             raise InvalidArgumentError(

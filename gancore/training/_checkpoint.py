@@ -60,7 +60,7 @@ def save_checkpoint(path: str | os.PathLike[str], trainer: Any) -> Path:
     }
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        np.savez(tmp / _ARRAYS, **arrays)
+        np.savez(tmp / _ARRAYS, **arrays)  # type: ignore[arg-type]
         (tmp / _META).write_text(json.dumps(meta, indent=2))
         old = None
         if target.exists():

@@ -104,7 +104,7 @@ class _Trainer:
         self._optimizers.append((opt, config.lr))
         return opt
 
-    def native(self, x: np.ndarray) -> Array:
+    def native(self, x: Any) -> Array:
         """A numpy array as an input of the compiled steps (layout converted)."""
         return self.backend.to_native(x, self.device)
 
@@ -219,8 +219,8 @@ class GANTrainer(_Trainer):
                     f"copied portably); received {config.ema_decay}"
                 )
             device = self.backend.resolve_device(self.device)
-            self.G, self.D = (self.backend.wrap_native(m)
-                              for m in architecture.build(self.backend.name, device))
+            native = architecture.build(self.backend.name, device)  # type: ignore[union-attr]
+            self.G, self.D = (self.backend.wrap_native(m) for m in native)
         else:
             self.G = self._build(architecture.generator, self._seeds[1])
             self.D = self._build(architecture.critic, self._seeds[2])
@@ -241,7 +241,7 @@ class GANTrainer(_Trainer):
             (config.grid_size, self.latent_dim)
         ).astype(np.float32)
         self.fixed_labels = (
-            np.arange(config.grid_size) % self.num_classes if self.conditional else None
+            np.arange(config.grid_size) % (self.num_classes or 1) if self.conditional else None
         )
 
     def _check_data(self, data: Dataset) -> None:

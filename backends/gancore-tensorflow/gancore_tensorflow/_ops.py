@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from gancore import GancoreError
+
 
 def _bce(logits: Any, target: Any, weights: Any, reduction: str) -> tf.Tensor:
     labels = tf.broadcast_to(tf.cast(target, logits.dtype), tf.shape(logits))
@@ -54,7 +56,10 @@ class TensorFlowOps:
         return tf.constant(np.asarray(x), dtype=like.dtype)
 
     def to_numpy(self, x: Any) -> np.ndarray:
-        return x.numpy() if hasattr(x, "numpy") else np.array(x)
+        if not hasattr(x, "numpy"):
+            # A symbolic tensor inside tf.function has no values yet.
+            raise GancoreError(f"a symbolic tensor has no values to read; received {x!r}")
+        return x.numpy()
 
     def shape(self, x: Any) -> tuple[int, ...]:
         return tuple(x.shape.as_list())
