@@ -219,7 +219,7 @@ class GANTrainer(_Trainer):
                     f"copied portably); received {config.ema_decay}"
                 )
             device = self.backend.resolve_device(self.device)
-            native = architecture.build(self.backend.name, device)  # type: ignore[union-attr]
+            native = architecture.build(self.backend.name, device)  # type: ignore[attr-defined]
             self.G, self.D = (self.backend.wrap_native(m) for m in native)
         else:
             self.G = self._build(architecture.generator, self._seeds[1])
