@@ -107,7 +107,7 @@ _GP_ADAM = OptimizerConfig.adam(1e-4, 0.0, 0.9)
 
 def _recipes() -> dict[str, Recipe]:
     digits: dict[str, Any] = {"dataset": "digits"}
-    base = TrainConfig(steps=2000, batch_size=64, log_every=50,
+    base = TrainConfig(steps=2000, batch_size=64, log_every=50, sample_every=200,
                        generator_optimizer=_DCGAN_ADAM, critic_optimizer=_DCGAN_ADAM)
     wgan_gp = attrs.evolve(base, loss="wasserstein", gradient_penalty=10.0, n_critic=5,
                            steps=1500, generator_optimizer=_GP_ADAM, critic_optimizer=_GP_ADAM)
