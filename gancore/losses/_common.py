@@ -64,6 +64,12 @@ def check_scores(ops: ArrayOps, name: str, x: Array) -> tuple[int | None, ...]:
         raise InvalidArgumentError(
             f"{name} must be an array with a batch axis; received {type(x).__name__}"
         )
+    if not ops.is_array(x):
+        # Only weights, masks and labels may be numpy beside a framework's tensors.
+        raise InvalidArgumentError(
+            f"{name} must be a {ops.name} tensor like the other scores; received "
+            f"{type(x).__module__}.{type(x).__qualname__}"
+        )
     shape = ops.shape(x)
     dtype = ops.dtype_name(x)
     if not is_floating(dtype):

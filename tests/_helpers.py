@@ -1,0 +1,92 @@
+"""Test helpers: loading a backend, numpy <-> native arrays, gradients of a scalar loss."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import pytest
+
+import gancore
+
+FRAMEWORKS = ("torch", "tensorflow")
+IN_CI = os.environ.get("CI", "").strip().lower() == "true"
+
+
+def load_backend(name: str) -> Any:
+    """`gancore.backend(name)`; skips when its framework is missing, fails under CI=true."""
+    try:
+        return gancore.backend(name)
+    except (gancore.PluginError, ImportError) as e:
+        message = f"backend {name!r} is not available: {e}"
+        if IN_CI:
+            pytest.fail(f"{message} (under CI every backend must be tested)", pytrace=False)
+        pytest.skip(message)
+
+
+def native(backend: Any, array: Any) -> Any:
+    """A numpy array (or nested list) as an array of `backend`, keeping its dtype."""
+    array = np.asarray(array)
+    if backend.name == "torch":
+        import torch
+
+        return torch.tensor(array)
+    if backend.name == "tensorflow":
+        import tensorflow as tf
+
+        return tf.constant(array)
+    return array.copy()
+
+
+def to_numpy(backend: Any, x: Any) -> np.ndarray:
+    return np.asarray(backend.ops.to_numpy(x))
+
+
+def tensor_type(backend: Any) -> type | tuple[type, ...]:
+    """The type every result of a loss on `backend` must have."""
+    if backend.name == "torch":
+        import torch
+
+        return torch.Tensor
+    if backend.name == "tensorflow":
+        import tensorflow as tf
+
+        return tf.Tensor
+    return (np.ndarray, np.generic)
+
+
+def value_and_grads(
+    backend: Any,
+    fn: Callable[..., Any],
+    arrays: Mapping[str, np.ndarray],
+    wrt: tuple[str, ...],
+    **constants: Any,
+) -> tuple[Any, dict[str, Any]]:
+    """`fn(**arrays, **constants)` on native arrays, and the gradient of its sum (a scalar
+    loss, or the sum of a 'none' loss) with respect to each array named in `wrt`.
+
+    Returns the native output and the native gradients (dtype checks need them native).
+    """
+    inputs = {name: native(backend, a) for name, a in arrays.items()}
+    if backend.name == "torch":
+        import torch
+
+        for name in wrt:
+            inputs[name].requires_grad_(True)
+        out = fn(**inputs, **constants)
+        grads = torch.autograd.grad(out.sum(), [inputs[n] for n in wrt])
+        return out, dict(zip(wrt, grads, strict=True))
+    if backend.name == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            for name in wrt:
+                tape.watch(inputs[name])
+            out = fn(**inputs, **constants)
+            total = tf.reduce_sum(out)
+        grads = tape.gradient(total, [inputs[n] for n in wrt])
+        assert all(g is not None for g in grads), f"no gradient for some of {wrt}"
+        return out, dict(zip(wrt, grads, strict=True))
+    raise AssertionError(f"backend {backend.name!r} has no autodiff")

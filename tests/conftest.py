@@ -1,0 +1,34 @@
+"""Shared fixtures: hypothesis profiles and one fixture per backend (STYLE.md 8 and 9)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+from _helpers import FRAMEWORKS, IN_CI, load_backend
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci",
+    deadline=None,
+    print_blob=True,
+    max_examples=60,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("dev", max_examples=25, deadline=None)
+settings.register_profile("derandomized", derandomize=True, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if IN_CI else "dev"))
+
+
+@pytest.fixture(scope="session", params=FRAMEWORKS, ids=lambda name: name)
+def backend(request: pytest.FixtureRequest) -> Any:
+    """Each framework backend (its `.ops` is the ArrayOps); a missing one skips, or fails
+    under CI=true (a green CI run has tested every framework, DESIGN invariant 6)."""
+    return load_backend(request.param)
+
+
+@pytest.fixture(scope="session", params=("numpy", *FRAMEWORKS), ids=lambda name: name)
+def any_backend(request: pytest.FixtureRequest) -> Any:
+    """The numpy reference backend and each framework backend."""
+    return load_backend(request.param)
