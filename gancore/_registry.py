@@ -147,8 +147,13 @@ def _discover(group: str) -> dict[str, _Entry]:
     """Phase one: every usable plugin of the group by name, builtins first; never imports."""
     found: dict[str, _Entry] = dict(_BUILTINS[group])
     disabled = _env_flag(DISABLE_ENV)
-    for ep in sorted(_entry_points(group), key=lambda e: (e.name, e.value)):
-        info = _info_of(group, ep)
+    # Of two entry points with one name, gancore's own distributions win, then the first value.
+    entries = sorted(
+        ((_info_of(group, ep), ep) for ep in _entry_points(group)),
+        key=lambda pair: (pair[0].name, pair[0].distribution.lower() not in _FIRST_PARTY,
+                          pair[0].value),
+    )
+    for info, ep in entries:
         if _blocked(info):
             continue
         if disabled and info.distribution.lower() not in _FIRST_PARTY:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -32,3 +33,16 @@ def backend(request: pytest.FixtureRequest) -> Any:
 def any_backend(request: pytest.FixtureRequest) -> Any:
     """The numpy reference backend and each framework backend."""
     return load_backend(request.param)
+
+
+@pytest.fixture
+def plugin_switches_off(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No GANCORE_NO_PLUGINS / GANCORE_BLOCK_PLUGINS from the caller's environment, and a
+    fresh plugin cache before and after the test."""
+    from gancore import _registry
+
+    monkeypatch.delenv(_registry.DISABLE_ENV, raising=False)
+    monkeypatch.delenv(_registry.BLOCK_ENV, raising=False)
+    _registry.refresh()
+    yield
+    _registry.refresh()

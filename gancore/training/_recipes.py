@@ -15,7 +15,7 @@ import numpy as np
 
 from gancore import _registry
 from gancore._errors import InvalidArgumentError
-from gancore.architectures import BUILTIN_ARCHITECTURES, ArchitecturePair
+from gancore.architectures import BUILTIN_ARCHITECTURES, ArchitecturePair, NativeArchitecture
 from gancore.data import BUILTIN_DATASETS, Dataset
 from gancore.training._config import OptimizerConfig, TrainConfig
 
@@ -83,14 +83,15 @@ def load_dataset(name: str, options: Mapping[str, Any] | None = None) -> Dataset
 
 
 def build_architecture(name: str, sample_shape: tuple[int, ...],
-                       options: Mapping[str, Any] | None = None) -> ArchitecturePair:
-    """An architecture pair by name: gancore's own or a `gancore.architectures` plugin."""
+                       options: Mapping[str, Any] | None = None
+                       ) -> ArchitecturePair | NativeArchitecture:
+    """An architecture by name: gancore's own or a `gancore.architectures` plugin."""
     builder = BUILTIN_ARCHITECTURES.get(name) or _registry.load_plugin("architectures", name)
     pair = builder(tuple(sample_shape), **dict(options or {}))
-    if not isinstance(pair, ArchitecturePair):
+    if not isinstance(pair, (ArchitecturePair, NativeArchitecture)):
         raise InvalidArgumentError(
-            f"architecture {name!r} must build an ArchitecturePair; received "
-            f"{type(pair).__name__}"
+            f"architecture {name!r} must build an ArchitecturePair or a NativeArchitecture; "
+            f"received {type(pair).__name__}"
         )
     return pair
 
