@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,20 @@ import gancore
 
 FRAMEWORKS = ("torch", "tensorflow")
 IN_CI = os.environ.get("CI", "").strip().lower() == "true"
+
+
+def _mnist_dir() -> Path:
+    """The real MNIST test set: $GANCORE_MNIST, else ../shared/data/mnist beside the
+    checkout, else the workspace's shared folder (a clone made elsewhere still finds it)."""
+    candidates = [Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist",
+                  Path("/work/shared/data/mnist")]
+    if os.environ.get("GANCORE_MNIST"):
+        candidates.insert(0, Path(os.environ["GANCORE_MNIST"]))
+    return next((c for c in candidates if c.is_dir()), candidates[0])
+
+
+#: Where the MNIST tests read the real MNIST test set (IDX files); may be missing.
+MNIST_DIR = _mnist_dir()
 
 
 def load_backend(name: str) -> Any:

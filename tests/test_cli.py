@@ -9,11 +9,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _helpers import MNIST_DIR
 
 from gancore.cli import main
 from gancore.training import RECIPES
 
-MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+MNIST = MNIST_DIR
 
 
 def _train(tmp_path: Path, *args: str) -> Path:

@@ -11,14 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _helpers import MNIST_DIR
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import gancore.data as gd
 from gancore._errors import GancoreError, InvalidArgumentError
-
-MNIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 
 # --- IDX ---
 
