@@ -53,7 +53,8 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
 
 
 _TRAIN_FLAGS = ("recipe", "backend", "steps", "seed", "out", "device", "arch", "loss",
-                "data_path", "batch_size", "compile", "sample_every", "checkpoint_every")
+                "dataset", "data_path", "batch_size", "compile", "sample_every",
+                "checkpoint_every")
 
 
 def _load_toml(path: str) -> dict[str, Any]:
@@ -107,7 +108,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         steps=s.get("steps"), seed=s.get("seed"), device=s.get("device", "auto"),
         progress=not args.no_progress, compile=bool(s.get("compile", False)),
         config=s["train"], architecture=s.get("arch"), architecture_options=s["architecture"],
-        dataset_options=data_options,
+        dataset=s.get("dataset"), dataset_options=data_options,
     )
     shown = ", ".join(f"{k} {v:.4g}" for k, v in result.metrics.items() if k != "step")
     print(f"trained {result.trainer.step} steps on {result.trainer.backend.name} in "
@@ -165,6 +166,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="auto, cpu or cuda[:N]")
     p.add_argument("--arch", help="architecture (built-in or plugin) instead of the recipe's")
     p.add_argument("--loss", help="loss family (built-in or plugin) instead of the recipe's")
+    p.add_argument("--dataset", help="dataset (built-in or plugin) instead of the recipe's")
     p.add_argument("--data", dest="data_path",
                    help="data folder for file-based datasets (MNIST, CIFAR-10, image folders)")
     p.add_argument("--batch-size", type=int, dest="batch_size")

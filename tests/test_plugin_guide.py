@@ -108,7 +108,7 @@ def test_the_guide_lists_the_plugin_with_its_three_entry_points(mygan: Path) -> 
 
 def test_every_gancore_train_line_of_the_guide_trains(mygan: Path, backend: Any) -> None:
     lines = commands("gancore train")
-    assert len(lines) == 3  # two backends, then the plugin loss
+    assert len(lines) == 4  # two backends, the plugin loss, the plugin dataset
     for line in lines:
         name = "tensorflow" if "--backend tensorflow" in line else "torch"
         if name != backend.name:
@@ -116,7 +116,9 @@ def test_every_gancore_train_line_of_the_guide_trains(mygan: Path, backend: Any)
         status, out = gancore_cli(line)
         assert status == 0, out
         assert f"trained 200 steps on {name}" in out
-        assert (mygan.parent / "runs" / f"dcgan-{name}" / "checkpoint").is_dir()
+        checkpoint = mygan.parent / "runs" / f"dcgan-{name}" / "checkpoint"
+        shape = gancore.training.load_checkpoint(checkpoint).meta["data"]["shape"]
+        assert shape == ([2] if "--dataset circle" in line else [8, 8, 1])
 
 
 def test_the_architecture_table_of_a_config_file_reaches_the_builder(mygan: Path) -> None:

@@ -413,3 +413,14 @@ def test_swiss_roll_trains_with_the_builtin_mlp(backend: Any, tmp_path: Path) ->
     assert result.trainer.data.name == "swiss_roll"
     assert all(math.isfinite(v) for v in result.metrics.values()), result.metrics
     assert result.trainer.sample(7, seed=0).shape == (7, 2)
+
+
+def test_gancore_train_dataset_swiss_roll_with_the_plugin_architecture(tmp_path: Path) -> None:
+    status, out, err = run_cli(["train", "--arch", "tiny_mlp", "--dataset", "swiss_roll",
+                                "--steps", "3", "--batch-size", "32", "--out", str(tmp_path),
+                                "--no-progress"])
+    assert status == 0, err
+    assert "trained 3 steps" in out
+    meta = json.loads((tmp_path / "checkpoint" / "meta.json").read_text())
+    assert meta["data"]["shape"] == [2]
+    assert load_checkpoint(tmp_path / "checkpoint").sample(5, seed=0).shape == (5, 2)
