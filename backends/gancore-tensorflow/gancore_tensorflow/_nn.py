@@ -11,6 +11,7 @@ per value inside `tf.function`).
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -37,8 +38,16 @@ def to_native(x: Any, device: str | None = None) -> tf.Tensor:
     integers int64."""
     arr = np.asarray(x)
     dtype = tf.int64 if np.issubdtype(arr.dtype, np.integer) else tf.float32
+    tensor = tf.convert_to_tensor(arr, dtype=dtype)  # in host memory
+    if device is not None and _on_host(device):
+        return tensor  # no copy to make: one eager op less per input of every step
     with _on(device):
-        return tf.identity(tf.convert_to_tensor(arr, dtype=dtype))
+        return tf.identity(tensor)
+
+
+@functools.lru_cache(maxsize=16)
+def _on_host(device: str) -> bool:
+    return tf.DeviceSpec.from_string(device).device_type == "CPU"
 
 
 def to_numpy(x: Any) -> np.ndarray:
@@ -94,19 +103,30 @@ class _ConvTranspose2D(_Op):
         lay = self.layer
         h, w, _ = in_shapes[0]
         s, k, pad, extra = lay.stride, lay.kernel_size, lay.padding, lay.output_padding
-        # PyTorch's output = the VALID transposed conv cropped by `padding` on each side;
-        # output_padding rows past the VALID size (when > padding) are grown at the
-        # bottom/right, which VALID allows for up to stride - 1 rows.
-        more = max(0, extra - pad)
-        self.full = ((h - 1) * s + k + more, (w - 1) * s + k + more)
         self.out = ((h - 1) * s - 2 * pad + k + extra, (w - 1) * s - 2 * pad + k + extra)
+        # PyTorch's output = the VALID transposed conv cropped by `padding` at the top/left
+        # and by `padding - output_padding` at the bottom/right. When that is >= 0 the
+        # transposed conv takes the crop as explicit padding and never computes the cropped
+        # rows (the same sums, about a quarter less work at 3x3 kernels); otherwise
+        # output_padding rows past the VALID size are grown at the bottom/right, which VALID
+        # allows for up to stride - 1 rows, and the result is cropped.
+        after = pad - extra
+        if after >= 0:
+            self.padding: Any = [[0, 0], [pad, after], [pad, after], [0, 0]]
+            self.full = self.out
+            self.crop = False
+        else:
+            self.padding = "VALID"
+            self.full = ((h - 1) * s + k - after, (w - 1) * s + k - after)
+            self.crop = pad > 0
 
     def __call__(self, x: tf.Tensor, training: bool) -> tf.Tensor:
         lay = self.layer
         shape = tf.stack([tf.shape(x)[0], self.full[0], self.full[1], lay.filters])
-        y = tf.nn.conv2d_transpose(x, self.vars["kernel"], shape, lay.stride, "VALID")
-        p = lay.padding
-        y = y[:, p : p + self.out[0], p : p + self.out[1], :]
+        y = tf.nn.conv2d_transpose(x, self.vars["kernel"], shape, lay.stride, self.padding)
+        if self.crop:
+            p = lay.padding
+            y = y[:, p : p + self.out[0], p : p + self.out[1], :]
         return self._bias(y)
 
 
@@ -115,13 +135,19 @@ def _moments(x: tf.Tensor, axes: list[int], keepdims: bool) -> tuple[tf.Tensor, 
     # is harmless to first order but makes second-order gradients (gradient penalties
     # through a normalised critic) wrong.
     mean = tf.reduce_mean(x, axes, keepdims=True)
-    var = tf.reduce_mean(tf.square(x - mean), axes, keepdims=keepdims)
+    var = tf.reduce_mean(tf.square(_centre(x, mean)), axes, keepdims=keepdims)
     return (mean if keepdims else tf.squeeze(mean, axes)), var
+
+
+def _centre(x: tf.Tensor, mean: tf.Tensor) -> tf.Tensor:
+    # x + (-mean) is bitwise x - mean, but its gradient negates the reduced (per-channel)
+    # gradient of the mean instead of the whole batch-sized gradient, as Sub's would.
+    return x + (-mean)
 
 
 def _normalize(x: tf.Tensor, axes: list[int], eps: float) -> tf.Tensor:
     mean, var = _moments(x, axes, keepdims=True)
-    return (x - mean) * tf.math.rsqrt(var + eps)
+    return _centre(x, mean) * tf.math.rsqrt(var + eps)
 
 
 class _BatchNorm(_Op):
