@@ -50,6 +50,7 @@ def save_checkpoint(path: str | os.PathLike[str], trainer: Any) -> Path:
         "step": trainer.step,
         "architecture": {"name": arch.name, "kind": arch.kind, "latent_dim": arch.latent_dim,
                          "num_classes": arch.num_classes,
+                         "packing": getattr(arch, "packing", 1),
                          "native": isinstance(arch, NativeArchitecture)},
         "specs": {name: spec.to_dict() for name, spec in trainer.specs().items()},
         "config": trainer.config.to_dict(),
@@ -103,6 +104,7 @@ class Checkpoint:
         return ArchitecturePair(
             name=info["name"], generator=self.specs["generator"], critic=self.specs["critic"],
             latent_dim=info["latent_dim"], num_classes=info["num_classes"], kind=info["kind"],
+            packing=info.get("packing", 1),
         )
 
     def network(self, name: str = "generator", backend: str = "numpy",
