@@ -190,6 +190,18 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("recipes", help="list the training recipes")
     p.set_defaults(run=_cmd_recipes)
+
+    # gancore.bench and gancore.evaluation import only the standard library at import time.
+    from gancore import bench, evaluation
+
+    p = sub.add_parser("eval", help="score a checkpoint or samples against real data, "
+                       "beside the real-versus-real baseline")
+    evaluation.add_arguments(p)
+    p.set_defaults(run=evaluation.run)
+
+    p = sub.add_parser("bench", help="speed of every backend against hand-written loops")
+    bench.add_arguments(p)
+    p.set_defaults(run=bench.run)
     return parser
 
 

@@ -1,0 +1,105 @@
+"""What the benchmark needs from each framework, in the child process that measures it:
+versions and threads, a matrix multiply for the machine's ceiling, and one forward plus
+backward pass of a loss in each execution mode.
+
+Only `gancore.bench._child` imports this module: it imports torch or TensorFlow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from gancore.bench._losses import LossCase
+
+Run = Callable[[int], None]
+
+
+class TorchDriver:
+    """PyTorch: eager autograd, or the loss through `torch.compile`."""
+
+    name = "torch"
+
+    def __init__(self, threads: int | None = None) -> None:
+        import torch
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.torch = torch
+
+    def describe(self) -> dict[str, Any]:
+        torch = self.torch
+        return {"framework": "torch", "version": torch.__version__,
+                "intra_op_threads": torch.get_num_threads(),
+                "inter_op_threads": torch.get_num_interop_threads()}
+
+    def matmul(self, n: int) -> Callable[[], Any]:
+        a, b = self.torch.randn(n, n), self.torch.randn(n, n)
+        return lambda: self.torch.mm(a, b)
+
+    def loss_step(self, case: LossCase, inputs: dict[str, np.ndarray], mode: str) -> Run:
+        torch = self.torch
+        tensors = {k: torch.from_numpy(v) for k, v in inputs.items()}
+        leaves = [tensors[k].requires_grad_(True) for k in case.grads]
+        forward = torch.compile(case.call) if mode == "compile" else case.call
+
+        def run(steps: int) -> None:
+            for _ in range(steps):
+                torch.autograd.grad(forward(tensors), leaves)
+
+        return run
+
+
+class TensorFlowDriver:
+    """TensorFlow: eager execution, `tf.function`, or `tf.function` with XLA."""
+
+    name = "tensorflow"
+
+    def __init__(self, threads: int | None = None) -> None:
+        import tensorflow as tf
+
+        if threads:  # only possible before TensorFlow runs its first op
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+        self.tf = tf
+
+    def describe(self) -> dict[str, Any]:
+        tf = self.tf
+        threading = tf.config.threading
+        # 0 means TensorFlow's default: one thread per core.
+        return {"framework": "tensorflow", "version": tf.__version__,
+                "intra_op_threads": threading.get_intra_op_parallelism_threads(),
+                "inter_op_threads": threading.get_inter_op_parallelism_threads()}
+
+    def matmul(self, n: int) -> Callable[[], Any]:
+        tf = self.tf
+        a, b = tf.random.normal((n, n)), tf.random.normal((n, n))
+        return lambda: tf.linalg.matmul(a, b)
+
+    def loss_step(self, case: LossCase, inputs: dict[str, np.ndarray], mode: str) -> Run:
+        tf = self.tf
+        tensors = {k: tf.constant(v) for k, v in inputs.items()}
+
+        def once(t: dict[str, Any]) -> Any:
+            watched = [t[k] for k in case.grads]
+            with tf.GradientTape() as tape:
+                tape.watch(watched)
+                loss = case.call(t)
+            return tape.gradient(loss, watched)
+
+        step = once if mode == "eager" else tf.function(
+            once, jit_compile=True if mode == "xla" else None, autograph=False
+        )
+
+        def run(steps: int) -> None:
+            for _ in range(steps):
+                step(tensors)
+
+        return run
+
+
+DRIVERS: dict[str, type[TorchDriver] | type[TensorFlowDriver]] = {
+    "torch": TorchDriver,
+    "tensorflow": TensorFlowDriver,
+}

@@ -1,0 +1,141 @@
+"""The DCGAN of "GANs in Action" chapter 4 and its WGAN-GP variant, as a plain PyTorch loop.
+
+Generator: Dense 256*7*7 -> ConvTranspose 128 (14x14) -> BatchNorm -> LeakyReLU 0.01 ->
+ConvTranspose 64 -> BatchNorm -> LeakyReLU 0.01 -> ConvTranspose 1 (28x28) -> tanh.
+Critic: Conv 32/64/128 stride 2 with LeakyReLU 0.01 (BatchNorm after the second and third;
+for WGAN-GP a layer norm there instead, since a gradient penalty needs per-sample
+independence), Dense 1 on logits. BCEWithLogits (or the Wasserstein loss + gradient penalty
+10), Adam 2e-4 beta1 0.5, batch 64.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+LATENT_DIM = 100
+
+
+def generator(latent_dim: int = LATENT_DIM, channels: int = 1) -> nn.Sequential:
+    """z -> a 28x28 image in [-1, 1] (NCHW). No bias before a BatchNorm: it cancels it."""
+    return nn.Sequential(
+        nn.Linear(latent_dim, 256 * 7 * 7),
+        nn.Unflatten(1, (256, 7, 7)),
+        nn.ConvTranspose2d(256, 128, 3, stride=2, padding=1, output_padding=1, bias=False),
+        nn.BatchNorm2d(128),
+        nn.LeakyReLU(0.01),
+        nn.ConvTranspose2d(128, 64, 3, stride=1, padding=1, bias=False),
+        nn.BatchNorm2d(64),
+        nn.LeakyReLU(0.01),
+        nn.ConvTranspose2d(64, channels, 3, stride=2, padding=1, output_padding=1),
+        nn.Tanh(),
+    )
+
+
+def critic(channels: int = 1, layer_norm: bool = False) -> nn.Sequential:
+    """A 28x28 image -> one logit. `layer_norm` swaps the BatchNorms for a layer norm over
+    (C, H, W) with a per-channel scale and shift (WGAN-GP)."""
+
+    def norm(c: int) -> nn.Module:
+        return nn.GroupNorm(1, c) if layer_norm else nn.BatchNorm2d(c)
+
+    return nn.Sequential(
+        nn.Conv2d(channels, 32, 3, stride=2, padding=1),
+        nn.LeakyReLU(0.01),
+        nn.Conv2d(32, 64, 3, stride=2, padding=1, bias=layer_norm),
+        norm(64),
+        nn.LeakyReLU(0.01),
+        nn.Conv2d(64, 128, 3, stride=2, padding=1, bias=layer_norm),
+        norm(128),
+        nn.LeakyReLU(0.01),
+        nn.Flatten(),
+        nn.Linear(128 * 4 * 4, 1),
+    )
+
+
+class GANLoop:
+    """One iteration: a critic step, then a generator step (non-saturating loss, or the
+    Wasserstein loss with a gradient penalty when `gradient_penalty > 0`).
+
+    `data` is the training set as a float32 numpy array in the networks' layout (NCHW
+    images or points); every batch is indexed from it and converted, like the noise.
+    """
+
+    def __init__(self, G: nn.Module, D: nn.Module, data: np.ndarray, batch_size: int,
+                 latent_dim: int, lr: float = 2e-4, beta1: float = 0.5,
+                 gradient_penalty: float = 0.0, seed: int = 0) -> None:
+        torch.manual_seed(seed)
+        self.G, self.D = G, D
+        self.data = data
+        self.batch_size = batch_size
+        self.latent_dim = latent_dim
+        self.gp_weight = gradient_penalty
+        self.opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=(beta1, 0.999))
+        self.opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=(beta1, 0.999))
+        self.bce = nn.BCEWithLogitsLoss()
+        self.rng = np.random.default_rng(seed)
+
+    def noise(self) -> torch.Tensor:
+        z = self.rng.standard_normal((self.batch_size, self.latent_dim)).astype(np.float32)
+        return torch.from_numpy(z)
+
+    def gradient_penalty(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """mean((||grad D(x_hat)|| - 1)^2), x_hat between real and fake (Gulrajani 2017)."""
+        u = self.rng.random(len(real)).astype(np.float32)
+        eps = torch.from_numpy(u).view(-1, *[1] * (real.dim() - 1))
+        x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+        (grad,) = torch.autograd.grad(self.D(x_hat).sum(), x_hat, create_graph=True)
+        return ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
+
+    def critic_step(self) -> torch.Tensor:
+        idx = self.rng.integers(0, len(self.data), self.batch_size)
+        real = torch.from_numpy(self.data[idx])
+        with torch.no_grad():
+            fake = self.G(self.noise())
+        d_real, d_fake = self.D(real), self.D(fake)
+        if self.gp_weight:
+            loss = d_fake.mean() - d_real.mean()
+            loss = loss + self.gp_weight * self.gradient_penalty(real, fake)
+        else:
+            loss = self.bce(d_real, torch.ones_like(d_real)) + self.bce(
+                d_fake, torch.zeros_like(d_fake)
+            )
+        self.opt_d.zero_grad()
+        loss.backward()
+        self.opt_d.step()
+        return loss
+
+    def generator_step(self) -> torch.Tensor:
+        d_fake = self.D(self.G(self.noise()))
+        loss = -d_fake.mean() if self.gp_weight else self.bce(d_fake, torch.ones_like(d_fake))
+        self.opt_g.zero_grad()
+        loss.backward()
+        self.opt_g.step()
+        return loss
+
+    def train(self, steps: int) -> tuple[float, float]:
+        """`steps` iterations; the last critic and generator losses."""
+        for _ in range(steps):
+            d_loss = self.critic_step()
+            g_loss = self.generator_step()
+        return d_loss.item(), g_loss.item()
+
+
+def _nchw(images: np.ndarray) -> np.ndarray:
+    # A PyTorch user's dataset is NCHW already: the conversion happens once, at load time.
+    return np.ascontiguousarray(images.transpose(0, 3, 1, 2), dtype=np.float32)
+
+
+def dcgan_loop(images: np.ndarray, batch_size: int = 64, seed: int = 0) -> GANLoop:
+    """The DCGAN loop on NHWC `images` in [-1, 1]."""
+    channels = images.shape[-1]
+    return GANLoop(generator(channels=channels), critic(channels), _nchw(images), batch_size,
+                   LATENT_DIM, seed=seed)
+
+
+def wgan_gp_loop(images: np.ndarray, batch_size: int = 64, seed: int = 0) -> GANLoop:
+    """The WGAN-GP loop (layer-normalised critic, penalty 10, one critic step)."""
+    channels = images.shape[-1]
+    return GANLoop(generator(channels=channels), critic(channels, layer_norm=True),
+                   _nchw(images), batch_size, LATENT_DIM, gradient_penalty=10.0, seed=seed)

@@ -1,0 +1,167 @@
+"""`gancore bench`: the plan, the counting, the failure handling, and a quick run per backend
+that writes every output. No test asserts a time (STYLE.md 10)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gancore import InvalidArgumentError, bench
+from gancore.architectures import dcgan
+from gancore.bench._catalog import (
+    BASELINE_STYLE,
+    BASELINES,
+    WORKLOADS,
+    Job,
+    check_names,
+    plan_jobs,
+)
+from gancore.bench._flops import PASSES, forward_macs, step_flops
+from gancore.bench._losses import CASES, public_losses
+from gancore.bench._measure import MemoryProbe, Summary, measure_interleaved, speedup
+from gancore.bench._runner import Group
+
+
+def _args(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def test_every_public_loss_has_benchmark_inputs() -> None:
+    assert set(public_losses()) == set(CASES)
+
+
+def test_plan_expands_workloads_modes_and_batches() -> None:
+    jobs = plan_jobs(("torch", "tensorflow"), ("losses", "dcgan"), None, ("hinge_critic_loss",),
+                     quick=False)
+    keys = {(j.backend, j.workload, j.mode, j.batch) for j in jobs}
+    assert ("torch", "dcgan", "compile", 64) in keys
+    assert ("tensorflow", "dcgan", "xla", 64) in keys
+    assert ("tensorflow", "losses", "eager", 1024) in keys
+    assert ("tensorflow", "dcgan", "eager", 64) not in keys  # TF trains in tf.function
+    assert [j.id for j in jobs] == list(range(len(jobs)))
+    assert [j.backend for j in jobs] == sorted((j.backend for j in jobs), key="torch".__ne__)
+
+
+def test_quick_plan_takes_each_backends_default_mode() -> None:
+    jobs = plan_jobs(("torch", "tensorflow"), tuple(WORKLOADS), None, ("hinge_critic_loss",),
+                     quick=True)
+    assert {(j.backend, j.mode) for j in jobs} == {("torch", "eager"),
+                                                   ("tensorflow", "function")}
+    assert {j.batch for j in jobs if j.workload == "dcgan"} == set(WORKLOADS["dcgan"].quick_batches)
+
+
+def test_names_are_checked_with_what_is_allowed() -> None:
+    assert check_names("workloads", ["mixture,dcgan"], list(WORKLOADS)) == ("dcgan", "mixture")
+    with pytest.raises(InvalidArgumentError, match=r"workloads must be among .*received gan"):
+        check_names("workloads", ["gan"], list(WORKLOADS))
+
+
+def test_bad_option_returns_2(tmp_path: Path) -> None:
+    assert bench.run(_args("--workloads", "nope", "--out", str(tmp_path))) == 2
+
+
+def test_dcgan_flops_from_the_spec_shapes() -> None:
+    arch = dcgan((28, 28, 1))
+    # Dense 100x12544 + ConvT 7*7*256*9*128 + ConvT 14*14*128*9*64 + ConvT 14*14*64*9*1
+    assert forward_macs(arch.generator) == 1_254_400 + 14_450_688 + 14_450_688 + 112_896
+    # Conv 14*14*32*9*1 + Conv 7*7*64*9*32 + Conv 4*4*128*9*64 + Dense 2048
+    assert forward_macs(arch.critic) == 56_448 + 903_168 + 1_179_648 + 2_048
+    g, d = PASSES["dcgan"]
+    expected = 2 * 64 * (g * forward_macs(arch.generator) + d * forward_macs(arch.critic))
+    assert step_flops("dcgan", arch.generator, arch.critic, 64) == expected
+
+
+def test_summary_and_interleaved_rounds() -> None:
+    s = Summary.of([3.0, 1.0, 2.0])
+    assert (s.median, s.min, s.max, s.n) == (2.0, 1.0, 3.0, 3)
+    assert s.inverse().to_dict() == {"median": 0.5, "min": 1 / 3, "max": 1.0, "n": 3}
+    calls: list[str] = []
+    runs = {name: (lambda n, name=name: calls.append(name)) for name in "abc"}
+    sides, rounds = measure_interleaved(runs, steps=2, repeats=4)
+    # every round runs each side once; the order rotates, so no side always goes first
+    assert calls == [*"abc", *"bca", *"cab", *"abc"]
+    assert {name: r.step_s.n for name, r in sides.items()} == {"a": 4, "b": 4, "c": 4}
+    wall, cpu = speedup(rounds, "a", "b")
+    assert wall.n == cpu.n == 4 and wall.min > 0
+
+
+def test_memory_probe_reports_a_phase() -> None:
+    probe = MemoryProbe()
+    probe.begin()
+    block = bytearray(32 * 1024 * 1024)
+    block[::4096] = b"x" * len(block[::4096])  # touch every page: resident
+    memory = probe.end()
+    assert memory["peak_mib"] >= memory["rss_start_mib"] > 0
+    if probe.resettable:
+        assert memory["growth_mib"] >= 16
+
+
+_FAKE_CHILD = """
+import json, sys, time
+payload = json.load(sys.stdin)
+print(json.dumps({"event": "info", "info": {"framework": "fake"}}), flush=True)
+for job in payload["jobs"]:
+    print(json.dumps({"event": "start", "id": job["id"]}), flush=True)
+    if job["workload"] == "hang":
+        time.sleep(60)
+    if job["workload"] == "crash":
+        print("boom", file=sys.stderr)
+        sys.exit(3)
+    print(json.dumps({"event": "result", "id": job["id"], "result": {"status": "ok"}}),
+          flush=True)
+"""
+
+
+def test_a_hanging_or_crashing_job_becomes_a_row_and_the_rest_runs() -> None:
+    jobs = [Job(i, "fake", w, "eager", 1) for i, w in enumerate(["a", "hang", "crash", "b"])]
+    results: dict[int, dict[str, Any]] = {}
+    group = Group("fake", jobs, {}, timeout=2.0,
+                  report=lambda job, result: results.__setitem__(job.id, result),
+                  command=[sys.executable, "-c", _FAKE_CHILD])
+    assert group.run() == {"framework": "fake"}
+    assert [results[i]["status"] for i in range(4)] == ["ok", "timeout", "crashed", "ok"]
+    assert "exit code 3: boom" in results[2]["error"]
+
+
+def test_quick_run_writes_json_markdown_and_chart(backend: Any, tmp_path: Path) -> None:
+    losses = ("gradient_penalty", "minimax_critic_loss")
+    args = _args("--quick", "--backend", backend.name, "--workloads", "losses", "mixture",
+                 "--losses", *losses, "--repeats", "1", "--out", str(tmp_path))
+    assert bench.run(args) == 0
+
+    report = json.loads((tmp_path / "results.json").read_text())
+    for key in ("machine", "frameworks", "matmul_gflops", "ceiling_gflops", "import_time",
+                "load_average", "settings", "targets", "results"):
+        assert key in report
+    assert report["machine"]["logical_cpus"] >= 1
+    assert report["import_time"]["frameworks_imported"] == []
+    rows = report["results"]
+    assert {r["loss"] for r in rows if r["loss"]} == set(losses)
+    assert all(r["status"] == "ok" for r in rows), [r.get("error") for r in rows]
+    (train,) = [r for r in rows if r["workload"] == "mixture"]
+    assert (backend.name, "mixture") in BASELINES
+    sides = ["gancore", "baseline"]
+    if BASELINE_STYLE[backend.name] != "eager":  # the compiled loop's eager twin
+        sides.append("eager_baseline")
+    for side in sides:
+        for key in ("step_s", "steps_per_s", "samples_per_s", "gflops", "ceiling_fraction",
+                    "memory", "compile_s"):
+            assert key in train[side], (side, key)
+    for key in ("ratio", "eager_ratio", "cpu_ratio"):
+        assert {"median", "min", "max", "n"} <= set(train[key])
+    assert train["flops_per_step"] > 0
+    assert {"target", "measured", "met"} <= set(report["targets"][-1])
+    assert report["targets"][-1]["target"].startswith("import gancore")
+    assert report["import_time"]["dependencies_seconds"]["n"] >= 1
+
+    text = (tmp_path / "results.md").read_text()
+    assert "| backend | workload | mode |" in text and "mixture" in text
+    assert "## Losses" in text and "gradient_penalty" in text
+    assert (tmp_path / "results.png").read_bytes().startswith(b"\x89PNG")
