@@ -28,7 +28,15 @@ from gancore._ops import ArrayOps
 from gancore._protocols import Backend, Critic, Generator, Loss, Trainer
 from gancore._registry import PluginInfo, PluginWarning, list_plugins, refresh
 
-__version__ = _registry._own_version()
+
+def __getattr__(name: str) -> str:
+    # The version is read from the installed metadata on first use: importing
+    # importlib.metadata would cost `import gancore` a third of its time.
+    if name == "__version__":
+        version = _registry._own_version()
+        globals()["__version__"] = version
+        return version
+    raise AttributeError(f"module 'gancore' has no attribute {name!r}")
 
 _registry.register_builtin("backends", "numpy", NumpyBackend)
 

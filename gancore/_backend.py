@@ -9,7 +9,6 @@ a torch tensor, torch is already imported (einops `_backends.py`, array-api-comp
 from __future__ import annotations
 
 import functools
-import importlib.metadata as md
 import os
 import sys
 from collections.abc import Sequence
@@ -48,6 +47,8 @@ def gpu_visible() -> bool:
 
 def framework_version(*distributions: str) -> str | None:
     """The installed version of the first of `distributions` that is installed, or None."""
+    import importlib.metadata as md
+
     for dist in distributions:
         try:
             return md.version(dist)
@@ -86,6 +87,12 @@ def backend(name: str) -> Any:
                 f"backend {name!r} needs {info.framework}, which failed to import "
                 f"({e}); install it with: pip install gancore[{name}]"
             ) from e
+        # The backend's tensor types go straight into the dispatch cache: a loss first
+        # called inside a compiled function (torch.compile, tf.function) then finds its
+        # backend by a dict lookup the compiler can trace, not by reading the registry.
+        ops = _INSTANCES[name].ops
+        for kind in getattr(ops, "array_types", ()):
+            _TYPE_CACHE.setdefault(kind, ops)
     return _INSTANCES[name]
 
 

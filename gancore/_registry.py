@@ -8,15 +8,17 @@ Built-in plugins are registered in code and win over entry points of the same na
 from __future__ import annotations
 
 import functools
-import importlib.metadata as md
 import os
 import warnings
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from gancore._errors import PluginError, PluginLoadError, PluginNotFoundError
+
+if TYPE_CHECKING:
+    import importlib.metadata as md
 
 __all__ = [
     "GROUPS",
@@ -114,6 +116,8 @@ _KINDS: dict[str, str] = {}
 
 
 def _own_version() -> str:
+    import importlib.metadata as md
+
     try:
         return md.version("gancore")
     except md.PackageNotFoundError:
@@ -132,6 +136,9 @@ def _blocked(info: PluginInfo) -> bool:
 
 
 def _entry_points(group: str) -> Iterable[md.EntryPoint]:
+    # Imported here: importlib.metadata is a third of the cost of `import gancore`.
+    import importlib.metadata as md
+
     return md.entry_points(group=GROUPS[group])
 
 

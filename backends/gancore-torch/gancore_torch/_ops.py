@@ -34,6 +34,8 @@ class TorchOps:
     """`ArrayOps` for torch tensors (any device)."""
 
     name = "torch"
+    #: Registered for dispatch when the backend loads (see gancore.backend).
+    array_types = (torch.Tensor, torch.nn.Parameter)
 
     def __init__(self) -> None:
         # binary_cross_entropy_with_logits is one fused, stable kernel for these losses.
@@ -94,6 +96,9 @@ class TorchOps:
     def stop_gradient(self, x: torch.Tensor) -> torch.Tensor:
         return x.detach()
 
+    # torch.compile's AOT autograd cannot differentiate twice: under torch.compile this
+    # part (the critic on x_hat and its input gradient) runs eagerly, the rest compiled.
+    @torch._dynamo.disable
     def input_gradient(
         self, fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
