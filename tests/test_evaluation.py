@@ -14,11 +14,12 @@ from typing import Any
 import attrs
 import numpy as np
 import pytest
+from _helpers import MNIST_DIR
 from PIL import Image
 
 from gancore import GancoreError, InvalidArgumentError
 from gancore.cli import main
-from gancore.data import Dataset, GaussianMixture2D, load_digits
+from gancore.data import Dataset, GaussianMixture2D, load_digits, load_mnist
 from gancore.evaluation import (
     CACHE_ENV,
     ClassifierSettings,
@@ -306,3 +307,21 @@ def test_the_cli_reports_a_bad_argument_and_exits_2(tmp_path: Path,
         capsys.readouterr().err)
     assert _cli(str(tmp_path / "points.npy")) == 2
     assert "dataset must be given" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not MNIST_DIR.is_dir(), reason=f"real MNIST files not found at {MNIST_DIR}")
+def test_the_held_out_half_of_real_mnist_scores_exactly_its_own_baseline(
+        cache: Path) -> None:
+    """On the real MNIST test set: evaluate() splits it, and the held-out half itself, given
+    as samples, gets the baseline's scores (the same images in the same feature space)."""
+    data = load_mnist(MNIST_DIR)
+    _, held_out = data.split(0.5, seed=0)
+    report = evaluate(held_out.images, "mnist", dataset_options={"folder": str(MNIST_DIR)},
+                      labels=held_out.labels, classifier=ClassifierSettings(steps=30),
+                      cache_dir=cache)
+    scores, baseline = _image_scores(report), report.baseline
+    assert report.num_samples == len(held_out) == 5000
+    assert report.classifier is not None and report.classifier["num_train"] == 5000
+    assert scores.frechet_distance == pytest.approx(baseline.frechet_distance)
+    assert scores.inception_score == pytest.approx(baseline.inception_score)
+    assert scores.conditional_accuracy == pytest.approx(report.classifier["test_accuracy"])
