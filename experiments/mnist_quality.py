@@ -89,9 +89,10 @@ def summarize(runs: list[dict[str, Any]]) -> str:
         rows.append([r["recipe"], r["backend"], str(r["steps"]),
                      f"{r['train_seconds'] / 60:.1f} min", *(_cell(scores, k) for k in KEYS)])
     c = first["classifier"]
-    note = (f"\nFeature classifier {c['key'][:16]} ({c['backend']}, {c['settings']['steps']} "
-            f"steps): trained on {c['num_train']} real images, test accuracy "
-            f"{100 * c['test_accuracy']:.2f} % on the {c['num_test']} held out.")
+    note = (f"\nFeature classifier {c['key'][:16]}: trained once on {c['settings']['backend']} "
+            f"({c['settings']['steps']} steps) on {c['num_train']} real images, test accuracy "
+            f"{100 * c['test_accuracy']:.2f} % on the {c['num_test']} held out; every model's "
+            f"features are computed on its own backend.")
     return markdown_table(header, rows) + "\n" + note
 
 
@@ -120,8 +121,8 @@ def main() -> None:
             result = run_one(recipe, backend, steps.get(recipe), args)
             with open(out / "runs.jsonl", "a") as f:
                 f.write(json.dumps(result) + "\n")
-        return
-    run_per_backend(__file__, args.backends)
+    else:
+        run_per_backend(__file__, args.backends)
     runs = [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines()]
     latest = {(r["recipe"], r["backend"]): r for r in runs}
     ordered = [latest[k] for k in sorted(latest, key=lambda k: (RECIPES.index(k[0]), k[1]))]
