@@ -27,8 +27,8 @@ CONFIGS = {
 
 
 def _state(trainer: Any) -> dict[str, np.ndarray]:
-    """Copies of both networks' weights (torch's get_state may share the live memory)."""
-    return {f"{side}/{k}": np.array(v, copy=True)
+    """Both networks' weights, by network and name."""
+    return {f"{side}/{k}": v
             for side, net in (("generator", trainer.G), ("critic", trainer.D))
             for k, v in net.get_state().items()}
 

@@ -344,6 +344,10 @@ def test_state_round_trip(backend, spec_name):
     for name, value in state.items():
         assert got[name].dtype == np.float32
         np.testing.assert_array_equal(got[name], value, err_msg=name)
+    # get_state gives copies: loading other weights afterwards leaves them as they were.
+    net.set_state(random_state(spec, 5))
+    for name, value in state.items():
+        np.testing.assert_array_equal(got[name], value, err_msg=name)
 
 
 @spec_names

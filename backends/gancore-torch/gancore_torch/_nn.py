@@ -286,11 +286,12 @@ class TorchNetwork(nn.Module):
         return [getattr(*self._entries[name][:2]) for name in self._trainable]
 
     def get_state(self) -> dict[str, np.ndarray]:
-        """Parameters and buffers as float32 numpy arrays in the canonical names and layouts."""
+        """Parameters and buffers as float32 numpy arrays in the canonical names and layouts:
+        copies, which later training leaves as they are."""
         out = {}
         for name, (op, suffix, perm) in self._entries.items():
             native = getattr(op, suffix).detach().cpu().numpy()
-            out[name] = np.ascontiguousarray(native.transpose(np.argsort(perm)))
+            out[name] = np.array(native.transpose(np.argsort(perm)), order="C", copy=True)
         return out
 
     def set_state(self, state: Mapping[str, Any]) -> None:
