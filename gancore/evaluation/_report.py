@@ -69,8 +69,9 @@ class Report:
         lines = [f"{self.source} against {self.dataset}", "", _table(rows, header)]
         if self.classifier is not None:
             c = self.classifier
-            lines += ["", f"feature classifier {c['key'][:16]} ({c['backend']}): trained on "
-                          f"{c['num_train']} real images, test accuracy "
+            lines += ["", f"feature classifier {c['key'][:16]}: trained with "
+                          f"{c['settings']['backend']} on {c['num_train']} real images "
+                          f"(features computed with {c['backend']}), test accuracy "
                           f"{100 * c['test_accuracy']:.2f} % on {c['num_test']} held out; the "
                           f"baseline scores the held-out part against the training part"]
         else:

@@ -43,20 +43,12 @@ class Update:
     def __init__(self, objective: Objective, optimizer: torch.optim.Optimizer,
                  post: Callable[[], None] | None = None, compile: bool = False) -> None:
         self.objective = torch.compile(objective) if compile else objective
-        self.compiled = compile
         self.optimizer = optimizer
         self.post = post
 
     def __call__(self, inputs: Mapping[str, Any]) -> Mapping[str, torch.Tensor]:
         self.optimizer.zero_grad(set_to_none=True)
-        if self.compiled:
-            # An objective that differentiates inside itself (the gradient penalty's
-            # create_graph=True) runs the compiled backward of its first part twice, which
-            # buffers donated to that backward would forbid.
-            with torch._functorch.config.patch(donated_buffer=False):
-                loss, metrics = self.objective(inputs)
-        else:
-            loss, metrics = self.objective(inputs)
+        loss, metrics = self.objective(inputs)
         loss.backward()
         self.optimizer.step()
         if self.post is not None:
