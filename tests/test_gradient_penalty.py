@@ -1,4 +1,4 @@
-"""The WGAN-GP gradient penalty and weight clipping on every backend.
+"""The WGAN-GP gradient penalty, the R1 penalty and weight clipping on every backend.
 
 A linear critic ``D(x) = <w, x> + b`` has input gradient ``w`` everywhere, so its penalty is
 ``weight * (||w|| - 1)^2`` for any interpolation, with parameter gradient
@@ -325,6 +325,129 @@ def test_gradient_penalty_rejects_bad_input(any_backend: Any, kwargs: dict, matc
     critic = args.pop("critic", linear_critic(any_backend.ops, native(any_backend, np.ones(2))))
     with pytest.raises(gancore.InvalidArgumentError, match=match):
         gl.gradient_penalty(critic, **args)
+
+
+# --- the R1 penalty ------------------------------------------------------------------------
+
+
+def mlp_r1_reference(params: list[np.ndarray], x: np.ndarray,
+                     weight: float) -> tuple[float, list[np.ndarray]]:
+    """``weight / 2 * mean(||grad D(x)||^2)`` of `mlp_critic` and its gradient w.r.t. w1, b1
+    and w2, in closed form."""
+    w1, b1, w2, _ = params
+    n = x.shape[0]
+    x = x.reshape(n, D)
+    a = np.tanh(x @ w1 + b1)
+    s = 1 - a**2
+    v = w2 * s
+    g = v @ w1.T
+    value = weight / 2 * np.mean(np.sum(g * g, axis=1))
+    u = weight / n * g  # d P / d g
+    q = u @ w1
+    k = -2 * a * (q * w2) * s
+    return value, [u.T @ v + x.T @ k, k.sum(axis=0), np.sum(q * s, axis=0)]
+
+
+@given(case=linear_cases())
+def test_r1_of_a_linear_critic_is_half_weight_times_squared_norm(any_backend: Any,
+                                                                 case: dict) -> None:
+    dtype = case["dtype"]
+    w = native(any_backend, case["w"].astype(dtype))
+    real = native(any_backend, case["real"].astype(dtype))
+    out = gl.r1_penalty(linear_critic(any_backend.ops, w), real, case["weight"],
+                        reduction=case["reduction"])
+    assert isinstance(out, tensor_type(any_backend))
+    assert any_backend.ops.dtype_name(out) == np.dtype(dtype).name
+    batch = case["real"].shape[0]
+    per_sample = case["weight"] / 2 * np.sum(case["w"].astype(dtype) ** 2)
+    expected = {"mean": per_sample, "sum": batch * per_sample,
+                "none": np.full(batch, per_sample)}[case["reduction"]]
+    rtol = 1e-5 if dtype == np.float32 else 1e-7
+    np.testing.assert_allclose(to_numpy(any_backend, out), expected, rtol=rtol,
+                               atol=rtol * case["weight"])
+
+
+@settings(max_examples=max(5, settings().max_examples // 3))
+@given(case=mlp_cases())
+def test_r1_of_an_mlp_critic_matches_the_closed_form(any_backend: Any, case: tuple) -> None:
+    seed, real, _, _ = case
+    params = mlp_params(seed)
+    critic = mlp_critic(any_backend, [native(any_backend, p) for p in params])
+    out = gl.r1_penalty(critic, native(any_backend, real), 3.0)
+    expected, _ = mlp_r1_reference(params, real, 3.0)
+    rtol = 1e-6 if any_backend.name == "numpy" else 1e-10
+    np.testing.assert_allclose(to_numpy(any_backend, out), expected, rtol=rtol, atol=rtol)
+
+
+@settings(max_examples=max(5, settings().max_examples // 3))
+@given(case=mlp_cases())
+def test_r1_parameter_gradients_match_the_closed_form(backend: Any, case: tuple) -> None:
+    seed, real, _, _ = case
+    params = mlp_params(seed)
+    variables = [_variable(backend, p) for p in params[:3]]
+    critic = mlp_critic(backend, [*variables, native(backend, params[3])])
+    grads = _param_grads(backend, lambda: gl.r1_penalty(critic, native(backend, real), 3.0),
+                         variables)
+    _, expected = mlp_r1_reference(params, real, 3.0)
+    for name, grad, want in zip(["w1", "b1", "w2"], grads, expected, strict=True):
+        assert grad.dtype == np.float64, name
+        np.testing.assert_allclose(grad, want, rtol=1e-9, atol=1e-11, err_msg=name)
+
+
+def test_r1_passes_labels_and_weights_samples(any_backend: Any) -> None:
+    w = np.array([0.3, 0.4])  # ||w||^2 = 0.25
+    labels = native(any_backend, np.array([0.0, 1.0, 3.0]))
+    critic = linear_critic(any_backend.ops, native(any_backend, w))
+    seen: list[Any] = []
+
+    def conditional(x: Any, y: Any) -> Any:
+        seen.append(y)
+        return critic(x) * (1.0 + y)  # input gradient (1 + y) w
+
+    real = native(any_backend, np.ones((3, 2)))
+    weights = np.array([1.0, 0.5, 2.0])
+    out = gl.r1_penalty(conditional, real, 2.0, labels=labels, sample_weights=weights,
+                        reduction="none")
+    assert seen and all(y is labels for y in seen)
+    expected = weights * (1 + np.array([0.0, 1.0, 3.0])) ** 2 * 0.25
+    np.testing.assert_allclose(to_numpy(any_backend, out), expected, rtol=1e-7)
+
+
+def test_r1_penalty_inside_tf_function() -> None:
+    backend = load_backend("tensorflow")
+    import tensorflow as tf
+
+    w = tf.Variable(np.array([[0.3], [-1.2], [2.0]]))
+
+    @tf.function
+    def step(real: Any) -> Any:
+        with tf.GradientTape() as tape:
+            penalty = gl.r1_penalty(linear_critic(backend.ops, w), real, 4.0)
+        return penalty, tape.gradient(penalty, w)
+
+    penalty, grad = step(tf.constant(np.random.default_rng(0).normal(size=(4, 3, 1))))
+    np.testing.assert_allclose(penalty.numpy(), 2.0 * np.sum(w.numpy() ** 2), rtol=1e-10)
+    np.testing.assert_allclose(grad.numpy(), 4.0 * w.numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"critic": "D"}, r"critic must be callable \(x -> scores\); received str"),
+        ({"weight": -1.0}, r"weight must be >= 0; received -1.0"),
+        ({"reduction": "avg"}, r"reduction must be one of .*; received 'avg'"),
+        ({"real": np.zeros((4, 2), np.int64)}, r"real must have a floating dtype; received int64"),
+        ({"sample_weights": np.ones(3)},
+         r"sample_weights must have shape \(batch,\) = \(4,\).*received \(3,\)"),
+    ],
+)
+def test_r1_penalty_rejects_bad_input(any_backend: Any, kwargs: dict, match: str) -> None:
+    args: dict[str, Any] = {"real": np.zeros((4, 2))}
+    args.update(kwargs)
+    args = {k: native(any_backend, v) if k == "real" else v for k, v in args.items()}
+    critic = args.pop("critic", linear_critic(any_backend.ops, native(any_backend, np.ones(2))))
+    with pytest.raises(gancore.InvalidArgumentError, match=match):
+        gl.r1_penalty(critic, **args)
 
 
 # --- weight clipping ---------------------------------------------------------------------------

@@ -257,8 +257,10 @@ WEIGHTED_SPECS = [s for s in SPECS if s.weights]
 
 
 def test_every_public_loss_has_a_spec() -> None:
-    # gradient_penalty and clip_weights: test_gradient_penalty.py; the others: test_losses.py.
-    others = {"generic_only", "gradient_penalty", "clip_weights", "label_flip_mask"}
+    # gradient_penalty, r1_penalty and clip_weights: test_gradient_penalty.py; the others:
+    # test_losses.py.
+    others = {"generic_only", "gradient_penalty", "r1_penalty", "clip_weights",
+              "label_flip_mask"}
     functions = {n for n in gl.__all__ if inspect.isfunction(getattr(gl, n))}
     assert functions - others == set(SPEC_BY_NAME)
 

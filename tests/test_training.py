@@ -14,9 +14,11 @@ import gancore
 from gancore.architectures import cyclegan, dcgan, fc_bn, pacgan_mlp
 from gancore.data import Dataset, load_digits, load_mixture
 from gancore.training import (
+    CycleGANTrainer,
     GANTrainer,
     ImagePool,
     OptimizerConfig,
+    SGANTrainer,
     TrainConfig,
     load_checkpoint,
     make_trainer,
@@ -57,6 +59,10 @@ CASES: dict[str, tuple[Any, Any, TrainConfig]] = {
                              pool_size=4)),
     "pacgan": (lambda: pacgan_mlp((2,), hidden=16, packing=2), lambda: RING,
                TrainConfig(batch_size=16)),
+    "pacgan-r1": (lambda: pacgan_mlp((2,), hidden=16, packing=2), lambda: RING,
+                  TrainConfig(batch_size=16, r1_penalty=1.0)),
+    "cgan-r1": (lambda: dcgan(SMALL.shape, latent_dim=16, num_classes=10), lambda: SMALL,
+                TrainConfig(batch_size=8, r1_penalty=10.0)),
 }
 
 
@@ -283,3 +289,16 @@ def test_bad_training_setups_raise_clear_errors() -> None:
                    backend=name)
     with pytest.raises(gancore.GancoreError, match="cannot train"):
         GANTrainer(dcgan((8, 8, 1), latent_dim=4), SMALL, backend="numpy")
+    with pytest.raises(gancore.InvalidArgumentError, match=r"'r1_penalty' must be >= 0: -1\.0"):
+        TrainConfig(r1_penalty=-1.0)
+    sgan_arch = dcgan(SMALL.shape, latent_dim=4, num_classes=10, semi_supervised=True)
+    for penalty in ("gradient_penalty", "r1_penalty"):
+        with pytest.raises(gancore.InvalidArgumentError,
+                           match=f"{penalty} must be 0 for SGANTrainer .*received 1.0"):
+            SGANTrainer(sgan_arch, SMALL, TrainConfig(algorithm="sgan", **{penalty: 1.0}),
+                        backend=name)
+        with pytest.raises(gancore.InvalidArgumentError,
+                           match=f"{penalty} must be 0 for CycleGANTrainer"):
+            CycleGANTrainer(cyclegan(SMALL.shape, base_filters=4, depth=2), SMALL,
+                            inverted(SMALL), TrainConfig(algorithm="cyclegan", **{penalty: 1.0}),
+                            backend=name)

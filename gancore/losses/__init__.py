@@ -22,7 +22,7 @@ from gancore.losses._adversarial import (
 from gancore.losses._common import REDUCTIONS, generic_only
 from gancore.losses._families import LOSS_FAMILIES, LossFamily
 from gancore.losses._reconstruction import cycle_consistency_loss, identity_loss
-from gancore.losses._regularizers import clip_weights, gradient_penalty
+from gancore.losses._regularizers import clip_weights, gradient_penalty, r1_penalty
 from gancore.losses._semi_supervised import (
     class_logits_to_score,
     semi_supervised_critic_loss,
@@ -38,6 +38,7 @@ __all__ = [
     "cycle_consistency_loss",
     "generic_only",
     "gradient_penalty",
+    "r1_penalty",
     "hinge_critic_loss",
     "hinge_generator_loss",
     "identity_loss",

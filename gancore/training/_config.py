@@ -104,7 +104,8 @@ class TrainConfig:
     ``steps`` counts generator updates; each is preceded by ``n_critic`` critic updates.
     ``loss`` names a loss family (``minimax``, ``nonsaturating``, ``wasserstein``, ``hinge``,
     ``least_squares`` or a loss plugin). Label flipping (``flip_fraction``), smoothing, the
-    gradient penalty, weight clipping and the generator's EMA are off unless set.
+    WGAN-GP gradient penalty, the R1 penalty (``r1_penalty``: its gamma, on real samples),
+    weight clipping and the generator's EMA are off unless set.
     """
 
     algorithm: str = attrs.field(default="gan", validator=_one_of(ALGORITHMS))
@@ -119,6 +120,7 @@ class TrainConfig:
     critic_optimizer: OptimizerConfig = attrs.field(factory=OptimizerConfig, converter=_optimizer)
     gradient_penalty: float = attrs.field(default=0.0, validator=_non_negative)
     one_sided_penalty: bool = False
+    r1_penalty: float = attrs.field(default=0.0, validator=_non_negative)
     clip_value: float | None = attrs.field(
         default=None, validator=attrs.validators.optional(_positive)
     )

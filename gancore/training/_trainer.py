@@ -28,6 +28,7 @@ from gancore.losses import (
     least_squares_critic_loss,
     least_squares_generator_loss,
     nonsaturating_generator_loss,
+    r1_penalty,
     semi_supervised_critic_loss,
 )
 from gancore.losses import clip_weights as _clip_weights
@@ -52,6 +53,18 @@ def resolve_loss(name: str) -> Any:
             f"received {type(loss).__name__}"
         )
     return loss
+
+
+def _reject_penalties(trainer: str, config: TrainConfig) -> None:
+    """The penalties belong to GANTrainer's critic step; other algorithms must not drop them
+    silently."""
+    for name in ("gradient_penalty", "r1_penalty"):
+        value = getattr(config, name, 0)
+        if value:
+            raise InvalidArgumentError(
+                f"{name} must be 0 for {trainer} (its critic step has no penalty); "
+                f"received {value}"
+            )
 
 
 class _Trainer:
@@ -182,7 +195,8 @@ class GANTrainer(_Trainer):
     """Standard, non-saturating, label-flipping, WGAN, WGAN-GP and conditional GANs.
 
     The loss family comes from ``config.loss``; ``config.gradient_penalty > 0`` adds the
-    WGAN-GP penalty, ``config.clip_value`` clips the critic's weights after each update
+    WGAN-GP penalty, ``config.r1_penalty > 0`` the R1 penalty on real samples (Mescheder et
+    al. 2018), ``config.clip_value`` clips the critic's weights after each update
     (the original WGAN), ``n_critic`` critic updates precede each generator update. A
     conditional architecture trains on the dataset's labels: the fakes of a critic step use
     the real batch's labels, those of a generator step uniformly drawn ones.
@@ -312,6 +326,11 @@ class GANTrainer(_Trainer):
             )
             loss = loss + penalty
             metrics["gp"] = penalty
+        if cfg.r1_penalty > 0:
+            penalty = r1_penalty(lambda v: self.D(v, *cond, training=True), real,
+                                 cfg.r1_penalty)
+            loss = loss + penalty
+            metrics["r1"] = penalty
         return loss, {k: ops.stop_gradient(v) for k, v in metrics.items()}
 
     def _generator_objective(self, inputs: Mapping[str, Array]) -> tuple[Array, Metrics]:
@@ -406,6 +425,7 @@ class SGANTrainer(GANTrainer):
     def __init__(self, architecture: ArchitecturePair, data: Dataset,
                  config: TrainConfig | None = None, **kwargs: Any) -> None:
         config = config or TrainConfig(algorithm=self.algorithm)
+        _reject_penalties(type(self).__name__, config)
         labelled = isinstance(data, Dataset) and data.labels is not None
         if not labelled or data.num_classes != architecture.num_classes:
             raise InvalidArgumentError(
@@ -518,6 +538,7 @@ class CycleGANTrainer(_Trainer):
     def __init__(self, architecture: ArchitecturePair, domain_a: Dataset, domain_b: Dataset,
                  config: TrainConfig | None = None, **kwargs: Any) -> None:
         config = config or TrainConfig(algorithm="cyclegan", loss="least_squares")
+        _reject_penalties(type(self).__name__, config)
         super().__init__(architecture, config, **kwargs)
         if architecture.kind != "cyclegan":
             raise InvalidArgumentError(
