@@ -1,6 +1,6 @@
 """Compiled training steps (torch.compile; tf.function with XLA) compute what the default
-steps compute: the same weights after the same seeded steps, the gradient penalty's second
-derivative included."""
+steps compute: the same weights after the same seeded steps, the second derivatives of the
+gradient penalty and the R1 penalty included."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ CONFIGS = {
                                  critic_optimizer=SGD),
     "wgan-gp": TrainConfig(batch_size=32, seed=3, loss="wasserstein", gradient_penalty=10.0,
                            generator_optimizer=SGD, critic_optimizer=SGD),
+    "r1": TrainConfig(batch_size=32, seed=3, r1_penalty=1.0, generator_optimizer=SGD,
+                      critic_optimizer=SGD),
 }
 
 

@@ -72,6 +72,11 @@ def _penalty(t: Mapping[str, Array]) -> Array:
                               eps=t["eps"])
 
 
+def _r1(t: Mapping[str, Array]) -> Array:
+    ops = ops_for([("real", t["real"])])
+    return L.r1_penalty(lambda v: ops.relu(v @ t["w1"]) @ t["w2"], t["real"])
+
+
 def _pair(fn: Callable[..., Array]) -> LossCase:
     return LossCase(_scores("real", "fake"), ("real", "fake"), lambda t: fn(t["real"], t["fake"]))
 
@@ -101,6 +106,7 @@ CASES: dict[str, LossCase] = {
         lambda t: L.semi_supervised_critic_loss(t["logits"], t["labels"], t["real"], t["fake"]),
     ),
     "gradient_penalty": LossCase(_penalised, ("w1", "w2"), _penalty),
+    "r1_penalty": LossCase(_penalised, ("w1", "w2"), _r1),
 }
 
 
