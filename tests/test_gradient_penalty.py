@@ -213,24 +213,33 @@ def mlp_critic(backend: Any, params: list[Any]) -> Any:
     return lambda x: ops.sum(tanh(ops.reshape(x, (-1, D)) @ w1 + b1) * w2, axis=-1) + b2
 
 
-def mlp_penalty_reference(params: list[np.ndarray], x_hat: np.ndarray,
-                          weight: float) -> tuple[float, list[np.ndarray]]:
-    """The penalty (mean reduction) of `mlp_critic` and its gradient w.r.t. w1, b1 and w2
-    (the bias b2 does not reach the input gradient)."""
+def mlp_input_gradient_penalty(params: list[np.ndarray], x_hat: np.ndarray,
+                               penalty: Any) -> tuple[float, list[np.ndarray]]:
+    """A penalty of `mlp_critic`'s input gradient and its gradient w.r.t. w1, b1 and w2 (the
+    bias b2 does not reach the input gradient), in closed form. ``penalty(g)`` returns the
+    penalty's value for the input gradients ``g`` (n, D) and its derivative ``d P / d g``."""
     w1, b1, w2, _ = params
-    n = x_hat.shape[0]
-    x = x_hat.reshape(n, D)
+    x = x_hat.reshape(x_hat.shape[0], D)
     a = np.tanh(x @ w1 + b1)
     s = 1 - a**2
     v = w2 * s  # d D / d (hidden pre-activation)
     g = v @ w1.T  # the input gradient, (n, D)
-    norm = np.sqrt(np.sum(g * g, axis=1) + 1e-12)
-    value = weight * np.mean((norm - 1) ** 2)
-    u = (weight / n * 2 * (norm - 1) / norm)[:, None] * g  # d P / d g
+    value, u = penalty(g)  # u = d P / d g
     q = u @ w1  # d P / d v
     k = -2 * a * (q * w2) * s  # d P / d (pre-activation), through s = 1 - tanh^2
-    grads = [u.T @ v + x.T @ k, k.sum(axis=0), np.sum(q * s, axis=0)]
-    return value, grads
+    return value, [u.T @ v + x.T @ k, k.sum(axis=0), np.sum(q * s, axis=0)]
+
+
+def mlp_penalty_reference(params: list[np.ndarray], x_hat: np.ndarray,
+                          weight: float) -> tuple[float, list[np.ndarray]]:
+    """The WGAN-GP penalty (mean reduction) of `mlp_critic` and its parameter gradients."""
+
+    def penalty(g: np.ndarray) -> tuple[float, np.ndarray]:
+        norm = np.sqrt(np.sum(g * g, axis=1) + 1e-12)
+        du = (weight / len(g) * 2 * (norm - 1) / norm)[:, None] * g
+        return weight * np.mean((norm - 1) ** 2), du
+
+    return mlp_input_gradient_penalty(params, x_hat, penalty)
 
 
 @st.composite
@@ -332,20 +341,12 @@ def test_gradient_penalty_rejects_bad_input(any_backend: Any, kwargs: dict, matc
 
 def mlp_r1_reference(params: list[np.ndarray], x: np.ndarray,
                      weight: float) -> tuple[float, list[np.ndarray]]:
-    """``weight / 2 * mean(||grad D(x)||^2)`` of `mlp_critic` and its gradient w.r.t. w1, b1
-    and w2, in closed form."""
-    w1, b1, w2, _ = params
-    n = x.shape[0]
-    x = x.reshape(n, D)
-    a = np.tanh(x @ w1 + b1)
-    s = 1 - a**2
-    v = w2 * s
-    g = v @ w1.T
-    value = weight / 2 * np.mean(np.sum(g * g, axis=1))
-    u = weight / n * g  # d P / d g
-    q = u @ w1
-    k = -2 * a * (q * w2) * s
-    return value, [u.T @ v + x.T @ k, k.sum(axis=0), np.sum(q * s, axis=0)]
+    """``weight / 2 * mean(||grad D(x)||^2)`` of `mlp_critic` and its parameter gradients."""
+
+    def penalty(g: np.ndarray) -> tuple[float, np.ndarray]:
+        return weight / 2 * np.mean(np.sum(g * g, axis=1)), weight / len(g) * g
+
+    return mlp_input_gradient_penalty(params, x, penalty)
 
 
 @given(case=linear_cases())

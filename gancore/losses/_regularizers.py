@@ -61,6 +61,26 @@ def _interpolation_weights(
     return eps_arr
 
 
+def _check_critic(critic: Any) -> None:
+    if not callable(critic):
+        raise InvalidArgumentError(
+            f"critic must be callable (x -> scores); received {type(critic).__name__}"
+        )
+
+
+def _squared_input_gradient(ops: ArrayOps, critic: Callable[..., Array], x: Array,
+                            labels: Any) -> Array:
+    """Per sample, the squared L2 norm over all non-batch axes of the input gradient of the
+    critic's summed output at `x` (a constant here: the penalties train only the critic)."""
+
+    def scores(v: Array) -> Array:
+        return critic(v) if labels is None else critic(v, labels)
+
+    _, grad = ops.input_gradient(scores, ops.stop_gradient(x))
+    axes = tuple(range(1, len(ops.shape(grad))))
+    return ops.sum(grad * grad, axis=axes) if axes else grad * grad
+
+
 def gradient_penalty(
     critic: Callable[..., Array],
     real: Array,
@@ -91,10 +111,7 @@ def gradient_penalty(
     autodiff), so it trains the critic inside a step on every backend. The numpy reference
     computes the input gradient by finite differences (a test oracle, not for training).
     """
-    if not callable(critic):
-        raise InvalidArgumentError(
-            f"critic must be callable (x -> scores); received {type(critic).__name__}"
-        )
+    _check_critic(critic)
     ops = backend_ops(real=real, fake=fake)
     check_reduction(reduction)
     weight = check_positive("weight", weight)
@@ -102,16 +119,8 @@ def gradient_penalty(
     fake_shape = check_scores(ops, "fake", fake)
     check_same_shape("real", real_shape, "fake", fake_shape, " (they are interpolated)")
     alpha = _interpolation_weights(ops, real, real_shape, eps, rng)
-    # The penalty trains only the critic: the samples are constants here.
-    x_hat = alpha * ops.stop_gradient(real) + (1.0 - alpha) * ops.stop_gradient(fake)
-
-    def scores(x: Array) -> Array:
-        return critic(x) if labels is None else critic(x, labels)
-
-    _, grad = ops.input_gradient(scores, x_hat)
-    axes = tuple(range(1, len(real_shape)))
-    squared = ops.sum(grad * grad, axis=axes) if axes else grad * grad
-    norm = ops.sqrt(squared + _NORM_EPS)
+    x_hat = alpha * real + (1.0 - alpha) * fake
+    norm = ops.sqrt(_squared_input_gradient(ops, critic, x_hat, labels) + _NORM_EPS)
     gap = ops.relu(norm - 1.0) if one_sided else norm - 1.0
     w = per_sample(ops, "sample_weights", sample_weights, real, (real_shape[0],))
     return weight * reduce(ops, weighted(gap * gap, w), reduction)
@@ -138,22 +147,12 @@ def r1_penalty(
     Differentiable with respect to the critic's parameters (second-order autodiff) on every
     backend; the numpy reference uses finite differences (a test oracle, not for training).
     """
-    if not callable(critic):
-        raise InvalidArgumentError(
-            f"critic must be callable (x -> scores); received {type(critic).__name__}"
-        )
+    _check_critic(critic)
     ops = backend_ops(real=real)
     check_reduction(reduction)
     weight = check_positive("weight", weight)
     real_shape = check_scores(ops, "real", real)
-
-    def scores(x: Array) -> Array:
-        return critic(x) if labels is None else critic(x, labels)
-
-    # The penalty trains only the critic: the samples are constants here.
-    _, grad = ops.input_gradient(scores, ops.stop_gradient(real))
-    axes = tuple(range(1, len(real_shape)))
-    squared = ops.sum(grad * grad, axis=axes) if axes else grad * grad
+    squared = _squared_input_gradient(ops, critic, real, labels)
     w = per_sample(ops, "sample_weights", sample_weights, real, (real_shape[0],))
     return (0.5 * weight) * reduce(ops, weighted(squared, w), reduction)
 
