@@ -16,14 +16,19 @@ Objective = Callable[[Mapping[str, Any]], tuple[torch.Tensor, Mapping[str, torch
 def make_optimizer(config: Any, params: Sequence[torch.nn.Parameter]) -> torch.optim.Optimizer:
     """The torch optimizer for a gancore `OptimizerConfig`."""
     params = list(params)
+    # One multi-tensor update for all parameters (torch picks it by default only on CUDA):
+    # about 10 % of a small network's step on the CPU.
     if config.name == "adam":
         return torch.optim.Adam(
-            params, lr=config.lr, betas=(config.beta1, config.beta2), eps=config.eps
+            params, lr=config.lr, betas=(config.beta1, config.beta2), eps=config.eps,
+            foreach=True,
         )
     if config.name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=config.lr, alpha=config.rho, eps=config.eps)
+        return torch.optim.RMSprop(
+            params, lr=config.lr, alpha=config.rho, eps=config.eps, foreach=True
+        )
     if config.name == "sgd":
-        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum)
+        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, foreach=True)
     raise InvalidArgumentError(
         f"optimizer must be one of 'adam', 'rmsprop', 'sgd'; received {config.name!r}"
     )
