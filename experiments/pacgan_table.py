@@ -61,7 +61,7 @@ def run_one(recipe_name: str, backend: str, seed: int, args: argparse.Namespace
         return {"modes": m.modes_captured, "hq": m.high_quality_fraction,
                 "reverse_kl": m.reverse_kl}
 
-    trainer = make_trainer(pair, data, recipe.config, backend=backend)
+    trainer = make_trainer(pair, data, recipe.config, backend=backend, compile=args.compile)
     total, every = recipe.config.steps, args.eval_every or recipe.config.steps
     trajectory, seconds = [], 0.0
     while trainer.step < total:
@@ -75,6 +75,7 @@ def run_one(recipe_name: str, backend: str, seed: int, args: argparse.Namespace
         "recipe": recipe_name, "backend": backend, "seed": seed, "tag": args.tag,
         "config": recipe.config.to_dict(), "architecture_options": dict(
             recipe.architecture_options),
+        "threads": args.threads, "compile": args.compile,
         "train_seconds": round(seconds, 1), **trajectory[-1],
         "trajectory": trajectory,
     }
@@ -111,6 +112,8 @@ def main() -> None:
     parser.add_argument("--arch-options", default="{}", help="architecture options (JSON)")
     parser.add_argument("--eval-every", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--compile", action="store_true",
+                        help="compiled steps (torch.compile; tf.function with XLA)")
     parser.add_argument("--tag", default="recipe")
     parser.add_argument("--out", default="experiments/results/pacgan")
     args = parser.parse_args()
