@@ -7,6 +7,10 @@ written as soon as the run ends), ``<out>/pacgan.json`` and ``<out>/pacgan.md``.
 
     python experiments/pacgan_table.py --backends torch tensorflow --seeds 0 1 2 3 4
 
+Runs started apart (say one torch and one TensorFlow process side by side, each with
+``--backends NAME``) append to the same ``runs.jsonl``; ``--summarize`` then writes the
+table from it without training.
+
 Overrides for tuning: ``--steps``, ``--config '{"batch_size": 128}'`` (training config),
 ``--arch-options '{"packing": 2}'``, ``--eval-every 500`` (mode metrics along the way).
 """
@@ -114,13 +118,17 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--compile", action="store_true",
                         help="compiled steps (torch.compile; tf.function with XLA)")
+    parser.add_argument("--summarize", action="store_true",
+                        help="only write pacgan.json / pacgan.md from <out>/runs.jsonl")
     parser.add_argument("--tag", default="recipe")
     parser.add_argument("--out", default="experiments/results/pacgan")
     args = parser.parse_args()
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    if len(args.backends) > 1:
+    if args.summarize:
+        pass
+    elif len(args.backends) > 1:
         run_per_backend(__file__, args.backends)
     else:
         backend = args.backends[0]
