@@ -395,6 +395,46 @@ def test_r1_parameter_gradients_match_the_closed_form(backend: Any, case: tuple)
         np.testing.assert_allclose(grad, want, rtol=1e-9, atol=1e-11, err_msg=name)
 
 
+@settings(max_examples=max(5, settings().max_examples // 3))
+@given(case=mlp_cases())
+def test_r1_returns_the_scores_of_its_critic_pass(any_backend: Any, case: tuple) -> None:
+    seed, real, _, _ = case
+    params = mlp_params(seed)
+    critic = mlp_critic(any_backend, [native(any_backend, p) for p in params])
+    x = native(any_backend, real)
+    penalty, scores = gl.r1_penalty(critic, x, 3.0, return_scores=True)
+    np.testing.assert_allclose(to_numpy(any_backend, penalty),
+                               to_numpy(any_backend, gl.r1_penalty(critic, x, 3.0)), rtol=1e-12)
+    np.testing.assert_allclose(to_numpy(any_backend, scores), to_numpy(any_backend, critic(x)),
+                               rtol=1e-12)
+
+
+@settings(max_examples=max(5, settings().max_examples // 3))
+@given(case=mlp_cases())
+def test_r1_scores_carry_the_critic_gradient(backend: Any, case: tuple) -> None:
+    """A loss on the returned scores plus the penalty trains the critic as a loss on a
+    separate critic pass plus the penalty does."""
+    seed, real, _, _ = case
+    params = mlp_params(seed)
+    variables = [_variable(backend, p) for p in params[:3]]
+    critic = mlp_critic(backend, [*variables, native(backend, params[3])])
+    x = native(backend, real)
+    ops = backend.ops
+
+    def together() -> Any:
+        penalty, scores = gl.r1_penalty(critic, x, 3.0, return_scores=True)
+        return penalty + ops.mean(scores * scores)
+
+    def apart() -> Any:
+        scores = critic(x)
+        return gl.r1_penalty(critic, x, 3.0) + ops.mean(scores * scores)
+
+    for name, got, want in zip(["w1", "b1", "w2"], _param_grads(backend, together, variables),
+                               _param_grads(backend, apart, variables), strict=True):
+        assert np.any(want != 0), name
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12, err_msg=name)
+
+
 def test_r1_passes_labels_and_weights_samples(any_backend: Any) -> None:
     w = np.array([0.3, 0.4])  # ||w||^2 = 0.25
     labels = native(any_backend, np.array([0.0, 1.0, 3.0]))

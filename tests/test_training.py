@@ -61,6 +61,8 @@ CASES: dict[str, tuple[Any, Any, TrainConfig]] = {
                TrainConfig(batch_size=16)),
     "pacgan-r1": (lambda: pacgan_mlp((2,), hidden=16, packing=2), lambda: RING,
                   TrainConfig(batch_size=16, r1_penalty=1.0)),
+    "pacgan-lazy-r1": (lambda: pacgan_mlp((2,), hidden=16), lambda: RING,
+                       TrainConfig(batch_size=16, r1_penalty=1.0, r1_interval=2)),
     "cgan-r1": (lambda: dcgan(SMALL.shape, latent_dim=16, num_classes=10), lambda: SMALL,
                 TrainConfig(batch_size=8, r1_penalty=10.0)),
 }
@@ -243,6 +245,42 @@ def test_ema_generator_is_an_average_of_the_generator(backend: Any) -> None:
     assert samples.shape == (4, 8, 8, 1) and np.all(np.abs(samples) <= 1)
 
 
+def test_lazy_r1_penalises_every_kth_critic_update_at_k_times_gamma(backend: Any) -> None:
+    """r1_interval 2: the first critic update is r1_penalty 2 * gamma's, the second has no
+    penalty; the logged r1 stays at gamma's scale and is carried over the off-steps."""
+    sgd = OptimizerConfig("sgd", lr=0.05)  # stateless: an update depends on the weights only
+
+    def trainer(**penalty: Any) -> Any:
+        config = TrainConfig(batch_size=16, steps=2, log_every=1, generator_optimizer=sgd,
+                             critic_optimizer=sgd, **penalty)
+        return make_trainer(pacgan_mlp((2,), hidden=16), RING, config, backend=backend.name)
+
+    def states(t: Any) -> dict[str, dict[str, np.ndarray]]:
+        return {"G": t.G.get_state(), "D": t.D.get_state()}
+
+    lazy, heavy, plain = (trainer(r1_penalty=1.0, r1_interval=2), trainer(r1_penalty=2.0),
+                          trainer())
+    first, heavy_metrics = lazy.fit(1), heavy.fit(1)
+    plain.fit(1)  # draws the same batch and noise as the others' first step
+    for net, state in states(heavy).items():
+        for name, value in state.items():
+            np.testing.assert_array_equal(states(lazy)[net][name], value, err_msg=name)
+    np.testing.assert_allclose(first["r1"], heavy_metrics["r1"] / 2, rtol=1e-6)
+    assert first["r1"] > 0
+
+    plain.G.set_state(lazy.G.get_state())
+    plain.D.set_state(lazy.D.get_state())
+    before = lazy.D.get_state()
+    second = lazy.fit(1)
+    plain.fit(1)
+    for net, state in states(plain).items():
+        for name, value in state.items():
+            np.testing.assert_array_equal(states(lazy)[net][name], value, err_msg=name)
+    assert second["r1"] == first["r1"]
+    # The off-step did train the critic: the comparison is not of untouched weights.
+    assert any(not np.array_equal(v, before[k]) for k, v in lazy.D.get_state().items())
+
+
 def test_conditional_samples_follow_the_requested_labels_input(backend: Any) -> None:
     trainer = _train("cgan", backend.name, steps=1)
     threes = trainer.sample(4, labels=3, seed=0)
@@ -291,6 +329,8 @@ def test_bad_training_setups_raise_clear_errors() -> None:
         GANTrainer(dcgan((8, 8, 1), latent_dim=4), SMALL, backend="numpy")
     with pytest.raises(gancore.InvalidArgumentError, match=r"'r1_penalty' must be >= 0: -1\.0"):
         TrainConfig(r1_penalty=-1.0)
+    with pytest.raises(gancore.InvalidArgumentError, match=r"'r1_interval' must be .*: 0"):
+        TrainConfig(r1_interval=0)
     sgan_arch = dcgan(SMALL.shape, latent_dim=4, num_classes=10, semi_supervised=True)
     for penalty in ("gradient_penalty", "r1_penalty"):
         with pytest.raises(gancore.InvalidArgumentError,

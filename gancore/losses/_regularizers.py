@@ -69,16 +69,17 @@ def _check_critic(critic: Any) -> None:
 
 
 def _squared_input_gradient(ops: ArrayOps, critic: Callable[..., Array], x: Array,
-                            labels: Any) -> Array:
-    """Per sample, the squared L2 norm over all non-batch axes of the input gradient of the
-    critic's summed output at `x` (a constant here: the penalties train only the critic)."""
+                            labels: Any) -> tuple[Array, Array]:
+    """The critic's scores at `x` and, per sample, the squared L2 norm over all non-batch
+    axes of the input gradient of their sum (`x` is a constant here: the penalties train only
+    the critic)."""
 
     def scores(v: Array) -> Array:
         return critic(v) if labels is None else critic(v, labels)
 
-    _, grad = ops.input_gradient(scores, ops.stop_gradient(x))
+    out, grad = ops.input_gradient(scores, ops.stop_gradient(x))
     axes = tuple(range(1, len(ops.shape(grad))))
-    return ops.sum(grad * grad, axis=axes) if axes else grad * grad
+    return out, (ops.sum(grad * grad, axis=axes) if axes else grad * grad)
 
 
 def gradient_penalty(
@@ -120,7 +121,8 @@ def gradient_penalty(
     check_same_shape("real", real_shape, "fake", fake_shape, " (they are interpolated)")
     alpha = _interpolation_weights(ops, real, real_shape, eps, rng)
     x_hat = alpha * real + (1.0 - alpha) * fake
-    norm = ops.sqrt(_squared_input_gradient(ops, critic, x_hat, labels) + _NORM_EPS)
+    _, squared = _squared_input_gradient(ops, critic, x_hat, labels)
+    norm = ops.sqrt(squared + _NORM_EPS)
     gap = ops.relu(norm - 1.0) if one_sided else norm - 1.0
     w = per_sample(ops, "sample_weights", sample_weights, real, (real_shape[0],))
     return weight * reduce(ops, weighted(gap * gap, w), reduction)
@@ -134,7 +136,8 @@ def r1_penalty(
     labels: Any = None,
     sample_weights: Any = None,
     reduction: str = "mean",
-) -> Array:
+    return_scores: bool = False,
+) -> Array | tuple[Array, Array]:
     """The R1 penalty: ``weight / 2 * mean(||grad D(x)||_2^2)`` on real samples ``x``.
 
     Mescheder, Geiger and Nowozin, "Which Training Methods for GANs do actually Converge?",
@@ -146,15 +149,20 @@ def r1_penalty(
 
     Differentiable with respect to the critic's parameters (second-order autodiff) on every
     backend; the numpy reference uses finite differences (a test oracle, not for training).
+
+    ``return_scores=True`` returns ``(penalty, scores)``: the critic's scores at ``real``
+    from the same forward pass, differentiable with respect to the critic's parameters, so
+    that a training step's loss on the real batch needs no second pass of the critic.
     """
     _check_critic(critic)
     ops = backend_ops(real=real)
     check_reduction(reduction)
     weight = check_positive("weight", weight)
     real_shape = check_scores(ops, "real", real)
-    squared = _squared_input_gradient(ops, critic, real, labels)
+    scores, squared = _squared_input_gradient(ops, critic, real, labels)
     w = per_sample(ops, "sample_weights", sample_weights, real, (real_shape[0],))
-    return (0.5 * weight) * reduce(ops, weighted(squared, w), reduction)
+    penalty = (0.5 * weight) * reduce(ops, weighted(squared, w), reduction)
+    return (penalty, scores) if return_scores else penalty
 
 
 def clip_weights(params: Any, c: float = 0.01) -> None:

@@ -105,7 +105,9 @@ class TrainConfig:
     ``loss`` names a loss family (``minimax``, ``nonsaturating``, ``wasserstein``, ``hinge``,
     ``least_squares`` or a loss plugin). Label flipping (``flip_fraction``), smoothing, the
     WGAN-GP gradient penalty, the R1 penalty (``r1_penalty``: its gamma, on real samples),
-    weight clipping and the generator's EMA are off unless set.
+    weight clipping and the generator's EMA are off unless set. ``r1_interval = k > 1``
+    applies the R1 penalty lazily (Karras et al. 2020, StyleGAN2): on every k-th critic
+    update only, weighted by ``k * r1_penalty``, which saves most of its double backward.
     """
 
     algorithm: str = attrs.field(default="gan", validator=_one_of(ALGORITHMS))
@@ -121,6 +123,7 @@ class TrainConfig:
     gradient_penalty: float = attrs.field(default=0.0, validator=_non_negative)
     one_sided_penalty: bool = False
     r1_penalty: float = attrs.field(default=0.0, validator=_non_negative)
+    r1_interval: int = attrs.field(default=1, validator=_positive_int)
     clip_value: float | None = attrs.field(
         default=None, validator=attrs.validators.optional(_positive)
     )

@@ -244,7 +244,19 @@ class GANTrainer(_Trainer):
         self.opt_g = self._optimizer(config.generator_optimizer, [self.G])
         self.opt_d = self._optimizer(config.critic_optimizer, [self.D])
         post = self._clip if config.clip_value is not None else None
-        self._d_update = self.backend.make_update(self._critic_objective, self.opt_d, post=post,
+        # Lazy R1: the penalised update (gamma * interval) runs on every interval-th critic
+        # update, a second compiled update without the penalty on the others.
+        objective, self._d_update_lazy, self._last_r1 = self._critic_objective, None, None
+        if config.r1_penalty > 0 and config.r1_interval > 1:
+            k = config.r1_interval
+
+            def objective(inputs: Mapping[str, Array]) -> tuple[Array, Metrics]:
+                return self._critic_objective(inputs, k * config.r1_penalty)
+
+            self._d_update_lazy = self.backend.make_update(
+                lambda inputs: self._critic_objective(inputs, 0.0),
+                self.opt_d, post=post, compile=self.compile)
+        self._d_update = self.backend.make_update(objective, self.opt_d, post=post,
                                                   compile=self.compile)
         self._g_update = self.backend.make_update(self._generator_objective, self.opt_g,
                                                   compile=self.compile)
@@ -303,15 +315,28 @@ class GANTrainer(_Trainer):
             return x
         return self.ops.reshape(x, (-1, self.ops.shape(x)[-1] * m))
 
-    def _critic_objective(self, inputs: Mapping[str, Array]) -> tuple[Array, Metrics]:
+    def _critic_objective(self, inputs: Mapping[str, Array], r1_weight: float | None = None
+                          ) -> tuple[Array, Metrics]:
+        """The critic's loss on one batch; ``r1_weight`` overrides the R1 penalty's gamma
+        (0: no penalty, the off-steps of a lazy R1)."""
         ops, cfg = self.ops, self.config
+        gamma = cfg.r1_penalty if r1_weight is None else r1_weight
         cond = (inputs["labels"],) if self.conditional else ()
         with self.backend.no_grad():
             fake = self.G(inputs["z"], *cond, training=True)
         real = self._pack(inputs["x"])
         fake = self._pack(ops.stop_gradient(fake))
-        d_real = self.D(real, *cond, training=True)
-        d_fake = self.D(fake, *cond, training=True)
+
+        def critic(v: Array) -> Array:
+            return self.D(v, *cond, training=True)
+
+        r1 = None
+        if gamma > 0:
+            # One pass of the critic over the real batch serves its loss and the penalty.
+            r1, d_real = r1_penalty(critic, real, gamma, return_scores=True)
+        else:
+            d_real = critic(real)
+        d_fake = critic(fake)
         options: dict[str, Any] = {}
         if cfg.smoothing:
             options["smoothing"] = cfg.smoothing
@@ -321,16 +346,15 @@ class GANTrainer(_Trainer):
         metrics = {"d_loss": loss, "d_real": ops.mean(d_real), "d_fake": ops.mean(d_fake)}
         if cfg.gradient_penalty > 0:
             penalty = gradient_penalty(
-                lambda v: self.D(v, *cond, training=True), real, fake, cfg.gradient_penalty,
+                critic, real, fake, cfg.gradient_penalty,
                 eps=inputs["eps"], one_sided=cfg.one_sided_penalty,
             )
             loss = loss + penalty
             metrics["gp"] = penalty
-        if cfg.r1_penalty > 0:
-            penalty = r1_penalty(lambda v: self.D(v, *cond, training=True), real,
-                                 cfg.r1_penalty)
-            loss = loss + penalty
-            metrics["r1"] = penalty
+        if r1 is not None:
+            loss = loss + r1
+            # Logged at the config's gamma, whatever a lazy step weighs it by.
+            metrics["r1"] = r1 if gamma == cfg.r1_penalty else r1 * (cfg.r1_penalty / gamma)
         return loss, {k: ops.stop_gradient(v) for k, v in metrics.items()}
 
     def _generator_objective(self, inputs: Mapping[str, Array]) -> tuple[Array, Metrics]:
@@ -364,8 +388,17 @@ class GANTrainer(_Trainer):
         return inputs
 
     def train_step(self) -> Metrics:
-        for _ in range(self.config.n_critic):
-            d_metrics = self._d_update(self.critic_inputs())
+        cfg = self.config
+        for i in range(cfg.n_critic):
+            # Counted from the step, so a resumed run keeps the lazy R1's phase.
+            update = self.step * cfg.n_critic + i
+            if self._d_update_lazy is not None and update % cfg.r1_interval:
+                d_metrics = {**self._d_update_lazy(self.critic_inputs())}
+                if self._last_r1 is not None:
+                    d_metrics["r1"] = self._last_r1
+            else:
+                d_metrics = self._d_update(self.critic_inputs())
+                self._last_r1 = d_metrics.get("r1")
         g_metrics = self._g_update(self.generator_inputs())
         if self.G_ema is not None:
             self.backend.ema_update(self.G_ema.trainable_parameters(),

@@ -14,24 +14,38 @@ Objective = Callable[[Mapping[str, Any]], tuple[torch.Tensor, Mapping[str, torch
 
 
 def make_optimizer(config: Any, params: Sequence[torch.nn.Parameter]) -> torch.optim.Optimizer:
-    """The torch optimizer for a gancore `OptimizerConfig`."""
+    """The torch optimizer for a gancore `OptimizerConfig`.
+
+    Adam and SGD take torch's fused update (one kernel for all parameters) where the torch
+    build has it for the parameters' device, else the multi-tensor (`foreach`) update, which
+    torch picks by default only on CUDA: on the CPU they save about 15 % and 10 % of a small
+    network's step against the per-tensor loop. The formula is the same in every variant.
+    """
     params = list(params)
-    # One multi-tensor update for all parameters (torch picks it by default only on CUDA):
-    # about 10 % of a small network's step on the CPU.
     if config.name == "adam":
-        return torch.optim.Adam(
-            params, lr=config.lr, betas=(config.beta1, config.beta2), eps=config.eps,
-            foreach=True,
+        return _fused_or_foreach(
+            torch.optim.Adam, params, lr=config.lr, betas=(config.beta1, config.beta2),
+            eps=config.eps,
         )
     if config.name == "rmsprop":
         return torch.optim.RMSprop(
             params, lr=config.lr, alpha=config.rho, eps=config.eps, foreach=True
         )
     if config.name == "sgd":
-        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, foreach=True)
+        return _fused_or_foreach(torch.optim.SGD, params, lr=config.lr,
+                                 momentum=config.momentum)
     raise InvalidArgumentError(
         f"optimizer must be one of 'adam', 'rmsprop', 'sgd'; received {config.name!r}"
     )
+
+
+def _fused_or_foreach(cls: type[torch.optim.Optimizer], params: list[torch.nn.Parameter],
+                      **options: Any) -> torch.optim.Optimizer:
+    try:
+        return cls(params, fused=True, **options)
+    except (RuntimeError, ValueError):
+        # A build or device without the fused kernel (e.g. CPU before torch 2.4).
+        return cls(params, foreach=True, **options)
 
 
 def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
