@@ -169,6 +169,27 @@ def test_optimizers_update_alike(config: OptimizerConfig) -> None:
     np.testing.assert_allclose(results["tensorflow"], results["torch"], rtol=1e-6, atol=1e-7)
 
 
+def test_torch_optimizers_fall_back_to_foreach_without_a_fused_kernel() -> None:
+    pytest.importorskip("torch")
+    from gancore_torch._train import _fused_or_foreach, make_optimizer
+
+    calls: list[dict[str, Any]] = []
+
+    class NoFusedKernel:  # as torch before 2.4 on the CPU
+        def __init__(self, params: Any, **options: Any) -> None:
+            calls.append(options)
+            if options.get("fused"):
+                raise RuntimeError("`fused=True` requires all the params to be on CUDA")
+
+    opt = _fused_or_foreach(NoFusedKernel, [], lr=0.1)  # type: ignore[arg-type]
+    assert isinstance(opt, NoFusedKernel)
+    assert calls == [{"fused": True, "lr": 0.1}, {"foreach": True, "lr": 0.1}]
+    import torch
+
+    param = torch.nn.Parameter(torch.zeros(3))
+    assert make_optimizer(OptimizerConfig.adam(), [param]).defaults["fused"]
+
+
 def test_seeded_runs_repeat_and_seeds_differ(backend: Any) -> None:
     a = _states(_train("wgan-gp", backend.name, seed=3))
     b = _states(_train("wgan-gp", backend.name, seed=3))
