@@ -276,16 +276,17 @@ def test_lazy_r1_penalises_every_kth_critic_update_at_k_times_gamma(backend: Any
                              critic_optimizer=sgd, **penalty)
         return make_trainer(pacgan_mlp((2,), hidden=16), RING, config, backend=backend.name)
 
-    def states(t: Any) -> dict[str, dict[str, np.ndarray]]:
-        return {"G": t.G.get_state(), "D": t.D.get_state()}
+    def assert_same_weights(a: Any, b: Any) -> None:
+        b_states = _states(b)
+        for net, state in _states(a).items():
+            for name, value in state.items():
+                np.testing.assert_array_equal(b_states[net][name], value, err_msg=name)
 
     lazy, heavy, plain = (trainer(r1_penalty=1.0, r1_interval=2), trainer(r1_penalty=2.0),
                           trainer())
     first, heavy_metrics = lazy.fit(1), heavy.fit(1)
     plain.fit(1)  # draws the same batch and noise as the others' first step
-    for net, state in states(heavy).items():
-        for name, value in state.items():
-            np.testing.assert_array_equal(states(lazy)[net][name], value, err_msg=name)
+    assert_same_weights(heavy, lazy)
     np.testing.assert_allclose(first["r1"], heavy_metrics["r1"] / 2, rtol=1e-6)
     assert first["r1"] > 0
 
@@ -294,9 +295,7 @@ def test_lazy_r1_penalises_every_kth_critic_update_at_k_times_gamma(backend: Any
     before = lazy.D.get_state()
     second = lazy.fit(1)
     plain.fit(1)
-    for net, state in states(plain).items():
-        for name, value in state.items():
-            np.testing.assert_array_equal(states(lazy)[net][name], value, err_msg=name)
+    assert_same_weights(plain, lazy)
     assert second["r1"] == first["r1"]
     # The off-step did train the critic: the comparison is not of untouched weights.
     assert any(not np.array_equal(v, before[k]) for k, v in lazy.D.get_state().items())
