@@ -24,6 +24,7 @@ from gancore.training._recipes import (
     load_dataset,
 )
 from gancore.training._run import RunResult, default_backend, train
+from gancore.training._sampling import standing_statistics
 from gancore.training._trainer import (
     CycleGANTrainer,
     GANTrainer,
@@ -59,5 +60,6 @@ __all__ = [
     "resolve_loss",
     "save_checkpoint",
     "save_samples",
+    "standing_statistics",
     "train",
 ]

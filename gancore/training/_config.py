@@ -108,6 +108,9 @@ class TrainConfig:
     weight clipping and the generator's EMA are off unless set. ``r1_interval = k > 1``
     applies the R1 penalty lazily (Karras et al. 2020, StyleGAN2): on every k-th critic
     update only, weighted by ``k * r1_penalty``, which saves most of its double backward.
+    ``ema_decay`` keeps an exponential moving average of the generator's weights, which
+    samples and checkpoints use; its BatchNorm statistics are its own standing statistics
+    (`standing_statistics`), recomputed whenever it is sampled after its weights moved.
     """
 
     algorithm: str = attrs.field(default="gan", validator=_one_of(ALGORITHMS))

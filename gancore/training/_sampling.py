@@ -6,15 +6,23 @@ samples on every backend.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from gancore._errors import InvalidArgumentError
-from gancore.nn import NetworkSpec, forward_numpy
+from gancore.nn import BatchNorm, NetworkSpec, forward_numpy, forward_numpy_training
 
-__all__ = ["generate", "make_noise", "make_labels", "translate", "NumpyNetwork"]
+__all__ = [
+    "generate",
+    "make_noise",
+    "make_labels",
+    "standing_statistics",
+    "translate",
+    "NumpyNetwork",
+]
 
 _CHUNK = 256
 
@@ -92,6 +100,76 @@ def generate(backend: Any, net: Any, architecture: Any, n: int, *, labels: Any =
         inputs = [noise[start:stop]] + ([ids[start:stop]] if ids is not None else [])
         out.append(_run(backend, net, inputs, device))
     return np.concatenate(out)
+
+
+def standing_statistics(backend: Any, net: Any, architecture: Any, *, n: int = 4096,
+                        batch_size: int = 512, seed: int = 0,
+                        device: str = "auto") -> dict[str, np.ndarray]:
+    """Recompute a generator's BatchNorm running statistics for its current weights, in place
+    ("standing statistics", Brock et al. 2019; PyTorch's ``swa_utils.update_bn``).
+
+    The generator runs in training mode on `n` samples of noise from `seed` (and cycling
+    labels for a conditional one), `batch_size` at a time; every BatchNorm layer's
+    ``running_mean`` and ``running_var`` become the mean and unbiased variance of its input
+    pooled over all the batches, in place of the momentum average of training's batches.
+    A generator whose weights are an average (an EMA copy) needs this: no batch ever went
+    through those weights. Layers with momentum 0 (frozen statistics) are left as they are.
+    Returns the new buffers by name.
+    """
+    for name, value, low in (("n", n, 2), ("batch_size", batch_size, 2)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
+            raise InvalidArgumentError(f"{name} must be an int >= {low}; received {value!r}")
+    spec: NetworkSpec = architecture.generator
+    shapes = spec.shapes()
+    layers = {node.name: node.layer.momentum for node in spec.nodes
+              if isinstance(node.layer, BatchNorm) and node.layer.momentum > 0}
+    if not layers:
+        return {}
+    state = net.get_state()
+    zeroed = dict(state)
+    for name in layers:
+        for buffer in ("running_mean", "running_var"):
+            zeroed[f"{name}.{buffer}"] = np.zeros_like(state[f"{name}.{buffer}"])
+    noise = make_noise(n, int(architecture.latent_dim), seed)
+    conditional = architecture.kind == "conditional"
+    ids = make_labels(None, n, architecture.num_classes) if conditional else None
+    # Batches of equal size but the last, which joins the one before if it would be tiny.
+    bounds = [*range(0, n, batch_size), n]
+    if len(bounds) > 2 and n - bounds[-2] < 2:
+        del bounds[-2]
+    moments: dict[str, list[tuple[int, np.ndarray, np.ndarray]]] = {k: [] for k in layers}
+    for start, stop in itertools.pairwise(bounds):
+        inputs = [noise[start:stop]] + ([ids[start:stop]] if ids is not None else [])
+        if isinstance(net, NumpyNetwork):
+            after = forward_numpy_training(spec, zeroed, *inputs)[1]
+        else:
+            net.set_state(zeroed)
+            with backend.no_grad():
+                net(*[backend.to_native(x, device) for x in inputs], training=True)
+            after = net.get_state()
+        # From zeroed buffers, one update leaves momentum * the batch's statistic.
+        for name, m in layers.items():
+            count = (stop - start) * int(np.prod(shapes[name][:-1]))
+            moments[name].append((count,
+                                  after[f"{name}.running_mean"].astype(np.float64) / m,
+                                  after[f"{name}.running_var"].astype(np.float64) / m))
+    new: dict[str, np.ndarray] = {}
+    for name, parts in moments.items():
+        counts = np.array([c for c, _, _ in parts], dtype=np.float64)
+        means = np.stack([mu for _, mu, _ in parts])
+        variances = np.stack([v for _, _, v in parts])
+        total = counts.sum()
+        mean = (counts[:, None] * means).sum(0) / total
+        squares = ((counts[:, None] - 1) * variances
+                   + counts[:, None] * (means - mean) ** 2).sum(0)
+        new[f"{name}.running_mean"] = mean.astype(np.float32)
+        new[f"{name}.running_var"] = (squares / (total - 1)).astype(np.float32)
+    state.update(new)
+    if isinstance(net, NumpyNetwork):
+        net.state = dict(state)
+    else:
+        net.set_state(state)
+    return new
 
 
 def translate(backend: Any, net: Any, images: np.ndarray, *, batch_size: int = 64,

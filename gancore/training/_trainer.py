@@ -32,7 +32,7 @@ from gancore.losses import (
     semi_supervised_critic_loss,
 )
 from gancore.losses import clip_weights as _clip_weights
-from gancore.nn import NetworkSpec, buffer_names, init_state
+from gancore.nn import NetworkSpec, init_state
 from gancore.training._config import TrainConfig
 
 __all__ = ["CycleGANTrainer", "GANTrainer", "SGANTrainer", "make_trainer", "resolve_loss"]
@@ -238,7 +238,7 @@ class GANTrainer(_Trainer):
         else:
             self.G = self._build(architecture.generator, self._seeds[1])
             self.D = self._build(architecture.critic, self._seeds[2])
-        self.G_ema = None
+        self.G_ema, self._ema_statistics_fresh = None, False
         if config.ema_decay is not None:
             self.G_ema = self._build(architecture.generator, 0, self.G.get_state())
         self.opt_g = self._optimizer(config.generator_optimizer, [self.G])
@@ -403,18 +403,23 @@ class GANTrainer(_Trainer):
         if self.G_ema is not None:
             self.backend.ema_update(self.G_ema.trainable_parameters(),
                                     self.G.trainable_parameters(), self.config.ema_decay)
+            self._ema_statistics_fresh = False
         return {**d_metrics, **g_metrics}
 
     def sampling_generator(self) -> Any:
-        """The generator used for samples: the EMA copy when there is one (with the live
-        generator's batch-norm statistics), else the generator."""
+        """The generator used for samples: the EMA copy when there is one, else the
+        generator. The EMA copy's batch-norm statistics are its own standing statistics
+        (`standing_statistics`, recomputed once after each change of its weights): no
+        training batch went through the averaged weights, so neither its running buffers
+        nor the live generator's describe them."""
         if self.G_ema is None:
             return self.G
-        state = self.G_ema.get_state()
-        live = self.G.get_state()
-        for name in buffer_names(self.architecture.generator):
-            state[name] = live[name]
-        self.G_ema.set_state(state)
+        if not self._ema_statistics_fresh:
+            from gancore.training._sampling import standing_statistics
+
+            standing_statistics(self.backend, self.G_ema, self.architecture,
+                                seed=self._seeds[7], device=self.device)
+            self._ema_statistics_fresh = True
         return self.G_ema
 
     def sample(self, n: int, labels: Any = None, seed: int | None = None,
@@ -428,6 +433,10 @@ class GANTrainer(_Trainer):
 
         return generate(self.backend, self.sampling_generator(), self.architecture, n,
                         labels=labels, seed=seed, noise=noise, device=self.device)
+
+    def load_state(self, arrays: Mapping[str, Mapping[str, np.ndarray]]) -> None:
+        super().load_state(arrays)
+        self._ema_statistics_fresh = False
 
     def networks(self) -> dict[str, Any]:
         nets = {"generator": self.G, "critic": self.D}
