@@ -26,6 +26,7 @@ from gancore.architectures import (
 from gancore.architectures._blocks import same_padding
 from gancore.nn import (
     BatchNorm,
+    CategoricalCode,
     Concat,
     Conv2D,
     Embedding,
@@ -77,6 +78,7 @@ CASES = [
     ),
     pytest.param(pacgan_mlp, (2,), {}, (1,), False, id="pacgan_mlp"),
     pytest.param(pacgan_mlp, (2,), {"packing": 4}, (1,), False, id="pacgan_mlp-pack4"),
+    pytest.param(pacgan_mlp, (2,), {"categories": 5}, (1,), False, id="pacgan_mlp-code5"),
     pytest.param(mlp, (2,), {}, (1,), False, id="mlp"),
     pytest.param(mlp, (3,), {"batch_norm": True, "num_classes": 3}, (1,), False, id="mlp-cond"),
     pytest.param(mlp, (3,), {"hidden": 16, "packing": 3}, (1,), False, id="mlp-pack3"),
@@ -306,6 +308,32 @@ def test_pacgan_options_shrink_the_networks() -> None:
     gen, critic = pair.generator, pair.critic
     assert _count(gen, trainable_names(gen)) == 2 * 8 + 16 + 8 * 8 + 16 + 8 * 2 + 2
     assert _count(critic, trainable_names(critic)) == 2 * 12 + 12 + 4 + 1
+
+
+def test_pacgan_categorical_code_splits_the_noise() -> None:
+    """categories K: noise of latent_dim + K features, the last K read as a one-hot code by
+    the generator's first layer; samples of one category do not depend on the other K - 1
+    features, and the categories lead to different samples."""
+    pair = pacgan_mlp((2,), hidden=(8, 4), categories=3)
+    assert pair.latent_dim == 5 and pair.name == "pacgan_mlp-2-hidden_8x4-categories_3"
+    first = pair.generator.nodes[0].layer
+    assert isinstance(first, CategoricalCode) and first.categories == 3
+    gen = pair.generator
+    state = init_state(gen, 0)
+    z = np.random.default_rng(0).normal(size=(6, 5))
+    z[:, 2:] = -5.0
+    z[np.arange(6), 2 + np.arange(6) % 3] = 1.0  # categories 0, 1, 2, 0, 1, 2
+    out = forward_numpy(gen, state, z)
+    other = z.copy()
+    other[:, 2:] = np.where(z[:, 2:] == 1.0, 9.0, -1.0)  # same argmax, other values
+    np.testing.assert_allclose(forward_numpy(gen, state, other), out)
+    z[:, :2] = z[0, :2]  # the same continuous noise in every row
+    out = forward_numpy(gen, state, z)
+    assert not np.allclose(out[0], out[1]) and not np.allclose(out[1], out[2])
+    np.testing.assert_allclose(out[0], out[3])
+    with pytest.raises(InvalidArgumentError, match=r"categories must be 0 \(no code\) or an int"
+                       r" >= 2; received 1"):
+        pacgan_mlp((2,), categories=1)
 
 
 # -- variants --------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from gancore.nn import (
     Activation,
     Add,
     BatchNorm,
+    CategoricalCode,
     Concat,
     Conv2D,
     ConvTranspose2D,
@@ -147,9 +148,20 @@ def sequences(dropout: float = 0.0) -> NetworkSpec:
     return g.build(g.add(Activation("sigmoid"), h))
 
 
+def categorical_generator(dropout: float = 0.0) -> NetworkSpec:
+    """A categorical code from the last 4 noise features, then an MLP (pacgan_mlp's option)."""
+    return sequential(
+        "categorical_generator",
+        (6,),
+        [CategoricalCode(4), Dense(5), BatchNorm(), Activation("relu"), Dense(2)],
+        init="glorot",
+    )
+
+
 SPECS: dict[str, Callable[..., NetworkSpec]] = {
     f.__name__: f
-    for f in (dcgan_generator, critic, conditional_generator, conditional_critic, unet, sequences)
+    for f in (dcgan_generator, critic, conditional_generator, conditional_critic, unet, sequences,
+              categorical_generator)
 }
 
 

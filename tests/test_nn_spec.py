@@ -14,6 +14,7 @@ from gancore.nn import (
     Activation,
     Add,
     BatchNorm,
+    CategoricalCode,
     Concat,
     Conv2D,
     ConvTranspose2D,
@@ -66,6 +67,8 @@ SHAPES = [
     (Maxout(3), (12,), (4,)),
     (Maxout(2), (4, 4, 6), (4, 4, 3)),
     (Upsample(2), (3, 4, 5), (6, 8, 5)),
+    (CategoricalCode(3), (5,), (5,)),
+    (CategoricalCode(4), (4,), (4,)),
 ]
 
 
@@ -213,6 +216,10 @@ def _graph(*nodes, inputs=IMAGE, output=None):
         (
             lambda: _graph(Node("m", Maxout(5), "x")),
             r"node 'm' \(Maxout\): Maxout pieces must divide",
+        ),
+        (
+            lambda: _graph(Node("c", CategoricalCode(2), "x")),
+            r"node 'c' \(CategoricalCode\): CategoricalCode needs a per-sample input of rank 1",
         ),
         (
             lambda: _graph(Node("e", Embedding(4, 2), "x")),
@@ -527,6 +534,21 @@ def test_maxout_golden():
     spec = sequential("m", (4,), [Maxout(2)])
     out = forward_numpy(spec, {}, np.array([[1.0, 5.0, 3.0, 2.0], [-1.0, -2.0, 0.0, 7.0]]))
     np.testing.assert_allclose(out, [[5.0, 3.0], [-1.0, 7.0]], **TIGHT)
+
+
+def test_categorical_code_golden():
+    spec = sequential("c", (5,), [CategoricalCode(3)])
+    x = np.array([[0.5, -1.0, 0.2, 3.0, -4.0], [7.0, 8.0, -1.0, -2.0, -0.5]])
+    out = forward_numpy(spec, {}, x)
+    np.testing.assert_array_equal(out, [[0.5, -1.0, 0.0, 1.0, 0.0], [7.0, 8.0, 0.0, 0.0, 1.0]])
+
+
+def test_categorical_code_checks_its_size():
+    with pytest.raises(InvalidArgumentError, match=r"categories must be at most its input's 3 "
+                       r"features; received 4"):
+        sequential("c", (3,), [CategoricalCode(4)])
+    with pytest.raises(InvalidArgumentError, match="categories"):
+        CategoricalCode(1)
 
 
 def test_layer_norm_golden():

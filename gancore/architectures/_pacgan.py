@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from gancore._errors import InvalidArgumentError
 from gancore.architectures._checks import (
     check_int,
     check_int_pair,
@@ -13,7 +14,7 @@ from gancore.architectures._checks import (
 )
 from gancore.architectures._mlp import dense_pair
 from gancore.architectures._pair import ArchitecturePair
-from gancore.nn import Activation, BatchNorm, Dense, Layer, Maxout
+from gancore.nn import Activation, BatchNorm, CategoricalCode, Dense, Layer, Maxout
 
 __all__ = ["pacgan_mlp"]
 
@@ -27,6 +28,7 @@ def pacgan_mlp(
     layers: int | Sequence[int] = (4, 3),
     pieces: int = 5,
     packing: int = 1,
+    categories: int = 0,
 ) -> ArchitecturePair:
     """PacGAN's networks for the 2-D ring and grid mixtures (Lin, Khetan, Fanti and Oh,
     "PacGAN: The power of two samples in generative adversarial networks", NeurIPS 2018;
@@ -41,6 +43,12 @@ def pacgan_mlp(
     `hidden` and `layers` are (generator, critic) pairs, or one int for both; `pieces` is
     the maxout's piece count. `packing` m >= 1 makes the critic take m samples
     concatenated, shape (2 * m,); the trainer packs them.
+
+    `categories` K >= 2 adds a uniform categorical code to the generator's noise: the
+    architecture's noise grows to `latent_dim + K` Gaussian features, of which the last K
+    become the one-hot of their argmax (`CategoricalCode`) before the first layer. Disjoint
+    categories let the generator reach disjoint modes without a continuous bridge of
+    samples between them. 0 (PacGAN's generator) adds none.
     """
     shape = check_sample_shape("pacgan_mlp", sample_shape, ranks=(1,))
     latent = check_latent_dim("pacgan_mlp", latent_dim)
@@ -49,7 +57,13 @@ def pacgan_mlp(
     gen_layers, critic_layers = check_int_pair("pacgan_mlp", "layers", layers, low=0)
     k = check_int("pacgan_mlp", "pieces", pieces)
     m = check_int("pacgan_mlp", "packing", packing)
-    generator_hidden: list[Layer | None] = [
+    code = check_int("pacgan_mlp", "categories", categories, low=0)
+    if code == 1:
+        raise InvalidArgumentError(
+            f"pacgan_mlp categories must be 0 (no code) or an int >= 2; received {categories}"
+        )
+    generator_hidden: list[Layer | None] = [CategoricalCode(code)] if code else []
+    generator_hidden += [
         Dense(gen_units, use_bias=False),
         BatchNorm(momentum=0.05, eps=1e-4),
         Activation("relu"),
@@ -60,7 +74,7 @@ def pacgan_mlp(
         shape,
         "gan",
         None,
-        latent,
+        latent + code,
         "dcgan",
         generator_hidden,
         critic_hidden,
@@ -71,6 +85,7 @@ def pacgan_mlp(
             ("layers", (gen_layers, critic_layers), (4, 3)),
             ("pieces", k, 5),
             ("packing", m, 1),
+            ("categories", code, 0),
         ],
         packing=m,
     )

@@ -23,6 +23,7 @@ __all__ = [
     "Activation",
     "Add",
     "BatchNorm",
+    "CategoricalCode",
     "Concat",
     "Conv2D",
     "ConvTranspose2D",
@@ -468,6 +469,33 @@ class Maxout(Layer):
 
 
 @attrs.frozen
+class CategoricalCode(Layer):
+    """A uniform categorical code drawn from Gaussian noise inside the network: the last
+    `categories` features of a flat input become the one-hot vector of their argmax, the
+    others pass through unchanged; (features,) -> (features,).
+
+    For i.i.d. noise every category is equally likely, so a generator that starts with this
+    layer sees a continuous latent and a discrete one (InfoGAN's categorical code, Chen et
+    al. 2016, without its mutual-information term): different categories are disconnected
+    inputs, and the generator can place them on disconnected modes without stretching one
+    connected noise space across the gaps between them. The code carries no gradient.
+    """
+
+    kind: ClassVar[str] = "categorical_code"
+    categories: int = attrs.field(validator=_int_at_least(2))
+
+    def output_shape(self, shapes: tuple[Shape, ...]) -> Shape:
+        (shape,) = shapes
+        _rank(self, shape, (1,), "features")
+        if shape[0] < self.categories:
+            raise InvalidArgumentError(
+                f"CategoricalCode categories must be at most its input's {shape[0]} "
+                f"features; received {self.categories}"
+            )
+        return shape
+
+
+@attrs.frozen
 class Upsample(Layer):
     """Nearest-neighbour upsampling of height and width by an integer `factor`."""
 
@@ -530,6 +558,7 @@ LAYER_KINDS: dict[str, type[Layer]] = {
         Dropout,
         Embedding,
         Maxout,
+        CategoricalCode,
         Upsample,
         Concat,
         Add,

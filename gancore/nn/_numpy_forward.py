@@ -233,6 +233,15 @@ def _maxout(layer: L.Maxout, p: Params, xs: list[np.ndarray], training: bool) ->
     return grouped.max(axis=-1), {}
 
 
+def _categorical_code(
+    layer: L.CategoricalCode, p: Params, xs: list[np.ndarray], training: bool
+) -> Result:
+    k = layer.categories
+    out = xs[0].copy()
+    out[..., -k:] = np.eye(k)[xs[0][..., -k:].argmax(-1)]
+    return out, {}
+
+
 def _upsample(layer: L.Upsample, p: Params, xs: list[np.ndarray], training: bool) -> Result:
     f = layer.factor
     return xs[0].repeat(f, axis=1).repeat(f, axis=2), {}
@@ -259,6 +268,7 @@ _FORWARD: dict[type, Callable[..., Result]] = {
     L.Reshape: _reshape,
     L.Flatten: _flatten,
     L.Maxout: _maxout,
+    L.CategoricalCode: _categorical_code,
     L.Upsample: _upsample,
     L.Concat: _concat,
     L.Add: _add,

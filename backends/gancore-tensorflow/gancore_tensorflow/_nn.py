@@ -225,6 +225,13 @@ class _Maxout(_Op):
         return tf.reduce_max(grouped, axis=-1)
 
 
+class _CategoricalCode(_Op):
+    def __call__(self, x: tf.Tensor, training: bool) -> tf.Tensor:
+        k = self.layer.categories
+        code = tf.one_hot(tf.argmax(x[..., -k:], axis=-1), k, dtype=x.dtype)
+        return tf.concat([x[..., :-k], code], axis=-1)
+
+
 class _Upsample(_Op):
     def __call__(self, x: tf.Tensor, training: bool) -> tf.Tensor:
         f = self.layer.factor
@@ -254,6 +261,7 @@ _OPS: dict[type, type[_Op]] = {
     L.Reshape: _Reshape,
     L.Flatten: _Flatten,
     L.Maxout: _Maxout,
+    L.CategoricalCode: _CategoricalCode,
     L.Upsample: _Upsample,
     L.Concat: _Concat,
     L.Add: _Add,

@@ -191,6 +191,13 @@ class _Maxout(_Op):
         return grouped.amax(axis + 1)
 
 
+class _CategoricalCode(_Op):
+    def forward(self, x: torch.Tensor, training: bool) -> torch.Tensor:
+        k = self.layer.categories
+        code = F.one_hot(x[..., -k:].argmax(-1), k).to(x.dtype)
+        return torch.cat([x[..., :-k], code], dim=-1)
+
+
 class _Upsample(_Op):
     def forward(self, x: torch.Tensor, training: bool) -> torch.Tensor:
         f = self.layer.factor
@@ -225,6 +232,7 @@ _OPS: dict[type, type[_Op]] = {
     L.Reshape: _Reshape,
     L.Flatten: _Flatten,
     L.Maxout: _Maxout,
+    L.CategoricalCode: _CategoricalCode,
     L.Upsample: _Upsample,
     L.Concat: _Concat,
     L.Add: _Add,
