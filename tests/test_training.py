@@ -63,6 +63,9 @@ CASES: dict[str, tuple[Any, Any, TrainConfig]] = {
                   TrainConfig(batch_size=16, r1_penalty=1.0)),
     "pacgan-lazy-r1": (lambda: pacgan_mlp((2,), hidden=16), lambda: RING,
                        TrainConfig(batch_size=16, r1_penalty=1.0, r1_interval=2)),
+    "pacgan-r1-decay": (lambda: pacgan_mlp((2,), hidden=16), lambda: RING,
+                        TrainConfig(batch_size=16, r1_penalty=1.0, r1_final=0.25,
+                                    decay_start=0.0)),
     "cgan-r1": (lambda: dcgan(SMALL.shape, latent_dim=16, num_classes=10), lambda: SMALL,
                 TrainConfig(batch_size=8, r1_penalty=10.0)),
 }
@@ -266,6 +269,43 @@ def test_ema_generator_is_an_average_of_the_generator(backend: Any) -> None:
     assert samples.shape == (4, 8, 8, 1) and np.all(np.abs(samples) <= 1)
 
 
+def test_r1_gamma_follows_the_learning_rate_decay_to_r1_final() -> None:
+    config = TrainConfig(steps=6, decay_start=0.5, r1_penalty=2.0, r1_final=0.5)
+    gammas = [2.0 * config.r1_factor(step) for step in range(6)]
+    # The linear decay's factor: 1, 1, 1, then 1 - 1/3, 1 - 2/3 from step 3 (= 0.5 * 6) on.
+    np.testing.assert_allclose(gammas, [2.0, 2.0, 2.0, 2.0, 1.5, 1.0])
+    assert TrainConfig(steps=6, r1_penalty=2.0).r1_factor(5) == 1.0
+    assert attrs.evolve(config, lr_schedule="constant").r1_factor(5) == config.r1_factor(5)
+
+
+def test_decayed_r1_gamma_is_the_constant_gamma_of_that_step(backend: Any) -> None:
+    """r1_penalty 2 decaying to 0 over 2 steps from step 0: step 0 is a gamma 2 update,
+    step 1 (decay factor 1/2) a gamma 1 update, bit for bit."""
+    sgd = OptimizerConfig("sgd", lr=0.05)
+
+    def trainer(**penalty: Any) -> Any:
+        config = TrainConfig(batch_size=16, steps=2, log_every=1, decay_start=0.0,
+                             generator_optimizer=sgd, critic_optimizer=sgd, **penalty)
+        return make_trainer(pacgan_mlp((2,), hidden=16), RING, config, backend=backend.name)
+
+    decayed, two, one = (trainer(r1_penalty=2.0, r1_final=0.0), trainer(r1_penalty=2.0),
+                         trainer(r1_penalty=1.0))
+    first, two_metrics = decayed.fit(1), two.fit(1)
+    one.fit(1)  # the same batch and noise as the others' first step
+    for net, state in _states(two).items():
+        for name, value in state.items():
+            np.testing.assert_array_equal(_states(decayed)[net][name], value, err_msg=name)
+    assert first["r1"] == two_metrics["r1"] > 0
+    one.G.set_state(decayed.G.get_state())
+    one.D.set_state(decayed.D.get_state())
+    second, one_metrics = decayed.fit(1), one.fit(1)
+    for net, state in _states(one).items():
+        for name, value in state.items():
+            np.testing.assert_allclose(_states(decayed)[net][name], value, rtol=1e-6,
+                                       atol=1e-7, err_msg=name)
+    np.testing.assert_allclose(second["r1"], one_metrics["r1"], rtol=1e-6)
+
+
 def test_lazy_r1_penalises_every_kth_critic_update_at_k_times_gamma(backend: Any) -> None:
     """r1_interval 2: the first critic update is r1_penalty 2 * gamma's, the second has no
     penalty; the logged r1 stays at gamma's scale and is carried over the off-steps."""
@@ -351,6 +391,13 @@ def test_bad_training_setups_raise_clear_errors() -> None:
         TrainConfig(r1_penalty=-1.0)
     with pytest.raises(gancore.InvalidArgumentError, match=r"'r1_interval' must be .*: 0"):
         TrainConfig(r1_interval=0)
+    with pytest.raises(gancore.InvalidArgumentError, match=r"'r1_final' must be >= 0: -0\.5"):
+        TrainConfig(r1_penalty=1.0, r1_final=-0.5)
+    with pytest.raises(gancore.InvalidArgumentError,
+                       match=r"r1_final needs an R1 penalty to decay \(r1_penalty > 0\); "
+                             r"received r1_final 0.1 with r1_penalty 0"):
+        GANTrainer(dcgan((8, 8, 1), latent_dim=4), SMALL, TrainConfig(r1_final=0.1),
+                   backend=name)
     sgan_arch = dcgan(SMALL.shape, latent_dim=4, num_classes=10, semi_supervised=True)
     for penalty in ("gradient_penalty", "r1_penalty"):
         with pytest.raises(gancore.InvalidArgumentError,

@@ -247,6 +247,11 @@ class GANTrainer(_Trainer):
         # Lazy R1: the penalised update (gamma * interval) runs on every interval-th critic
         # update, a second compiled update without the penalty on the others.
         objective, self._d_update_lazy, self._last_r1 = self._critic_objective, None, None
+        if config.r1_final is not None and config.r1_penalty == 0:
+            raise InvalidArgumentError(
+                f"r1_final needs an R1 penalty to decay (r1_penalty > 0); received "
+                f"r1_final {config.r1_final} with r1_penalty 0"
+            )
         if config.r1_penalty > 0 and config.r1_interval > 1:
             k = config.r1_interval
 
@@ -334,6 +339,8 @@ class GANTrainer(_Trainer):
         if gamma > 0:
             # One pass of the critic over the real batch serves its loss and the penalty.
             r1, d_real = r1_penalty(critic, real, gamma, return_scores=True)
+            if "r1_scale" in inputs:
+                r1 = r1 * inputs["r1_scale"][0]
         else:
             d_real = critic(real)
         d_fake = critic(fake)
@@ -377,6 +384,9 @@ class GANTrainer(_Trainer):
         if cfg.flip_fraction:
             mask = label_flip_mask(critic_batch, cfg.flip_fraction, self.rng)
             inputs["flip_mask"] = self.native(mask.astype(np.float32))
+        if cfg.r1_final is not None:
+            # The scheduled gamma enters as an input: a compiled step is traced once.
+            inputs["r1_scale"] = self.native(np.full(1, cfg.r1_factor(self.step), np.float32))
         return inputs
 
     def generator_inputs(self) -> dict[str, Array]:
