@@ -269,6 +269,18 @@ def test_ema_generator_is_an_average_of_the_generator(backend: Any) -> None:
     assert samples.shape == (4, 8, 8, 1) and np.all(np.abs(samples) <= 1)
 
 
+def _assert_same_weights(a: Any, b: Any, **tol: float) -> None:
+    """Every parameter and buffer of every network of two trainers: equal (within `tol`
+    when given)."""
+    b_states = _states(b)
+    for net, state in _states(a).items():
+        for name, value in state.items():
+            if tol:
+                np.testing.assert_allclose(b_states[net][name], value, err_msg=name, **tol)
+            else:
+                np.testing.assert_array_equal(b_states[net][name], value, err_msg=name)
+
+
 def test_r1_gamma_follows_the_learning_rate_decay_to_r1_final() -> None:
     config = TrainConfig(steps=6, decay_start=0.5, r1_penalty=2.0, r1_final=0.5)
     gammas = [2.0 * config.r1_factor(step) for step in range(6)]
@@ -292,17 +304,12 @@ def test_decayed_r1_gamma_is_the_constant_gamma_of_that_step(backend: Any) -> No
                          trainer(r1_penalty=1.0))
     first, two_metrics = decayed.fit(1), two.fit(1)
     one.fit(1)  # the same batch and noise as the others' first step
-    for net, state in _states(two).items():
-        for name, value in state.items():
-            np.testing.assert_array_equal(_states(decayed)[net][name], value, err_msg=name)
+    _assert_same_weights(two, decayed)
     assert first["r1"] == two_metrics["r1"] > 0
     one.G.set_state(decayed.G.get_state())
     one.D.set_state(decayed.D.get_state())
     second, one_metrics = decayed.fit(1), one.fit(1)
-    for net, state in _states(one).items():
-        for name, value in state.items():
-            np.testing.assert_allclose(_states(decayed)[net][name], value, rtol=1e-6,
-                                       atol=1e-7, err_msg=name)
+    _assert_same_weights(one, decayed, rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(second["r1"], one_metrics["r1"], rtol=1e-6)
 
 
@@ -316,17 +323,11 @@ def test_lazy_r1_penalises_every_kth_critic_update_at_k_times_gamma(backend: Any
                              critic_optimizer=sgd, **penalty)
         return make_trainer(pacgan_mlp((2,), hidden=16), RING, config, backend=backend.name)
 
-    def assert_same_weights(a: Any, b: Any) -> None:
-        b_states = _states(b)
-        for net, state in _states(a).items():
-            for name, value in state.items():
-                np.testing.assert_array_equal(b_states[net][name], value, err_msg=name)
-
     lazy, heavy, plain = (trainer(r1_penalty=1.0, r1_interval=2), trainer(r1_penalty=2.0),
                           trainer())
     first, heavy_metrics = lazy.fit(1), heavy.fit(1)
     plain.fit(1)  # draws the same batch and noise as the others' first step
-    assert_same_weights(heavy, lazy)
+    _assert_same_weights(heavy, lazy)
     np.testing.assert_allclose(first["r1"], heavy_metrics["r1"] / 2, rtol=1e-6)
     assert first["r1"] > 0
 
@@ -335,7 +336,7 @@ def test_lazy_r1_penalises_every_kth_critic_update_at_k_times_gamma(backend: Any
     before = lazy.D.get_state()
     second = lazy.fit(1)
     plain.fit(1)
-    assert_same_weights(plain, lazy)
+    _assert_same_weights(plain, lazy)
     assert second["r1"] == first["r1"]
     # The off-step did train the critic: the comparison is not of untouched weights.
     assert any(not np.array_equal(v, before[k]) for k, v in lazy.D.get_state().items())

@@ -169,13 +169,15 @@ class TrainConfig:
         the end, whatever ``lr_schedule`` says); 1 without ``r1_final``."""
         if self.r1_final is None or self.r1_penalty == 0:
             return 1.0
-        f = attrs.evolve(self, lr_schedule="linear").learning_rate_factor(step)
+        f = self._linear_decay(step)
         return (self.r1_final + (self.r1_penalty - self.r1_final) * f) / self.r1_penalty
 
     def learning_rate_factor(self, step: int) -> float:
         """The schedule's multiplier at generator step `step` (0-based)."""
-        if self.lr_schedule == "constant":
-            return 1.0
+        return 1.0 if self.lr_schedule == "constant" else self._linear_decay(step)
+
+    def _linear_decay(self, step: int) -> float:
+        """1 before ``decay_start``, then linearly towards 0 at ``steps``."""
         start = int(self.decay_start * self.steps)
         if step < start:
             return 1.0

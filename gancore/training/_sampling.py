@@ -40,6 +40,9 @@ class NumpyNetwork:
     def get_state(self) -> dict[str, np.ndarray]:
         return dict(self.state)
 
+    def set_state(self, state: Mapping[str, np.ndarray]) -> None:
+        self.state = dict(state)
+
 
 def make_noise(n: int, latent_dim: int, seed: int | None) -> np.ndarray:
     """Standard normal noise ``(n, latent_dim)`` float32 from `seed`."""
@@ -165,10 +168,7 @@ def standing_statistics(backend: Any, net: Any, architecture: Any, *, n: int = 4
         new[f"{name}.running_mean"] = mean.astype(np.float32)
         new[f"{name}.running_var"] = (squares / (total - 1)).astype(np.float32)
     state.update(new)
-    if isinstance(net, NumpyNetwork):
-        net.state = dict(state)
-    else:
-        net.set_state(state)
+    net.set_state(state)
     return new
 
 

@@ -244,14 +244,14 @@ class GANTrainer(_Trainer):
         self.opt_g = self._optimizer(config.generator_optimizer, [self.G])
         self.opt_d = self._optimizer(config.critic_optimizer, [self.D])
         post = self._clip if config.clip_value is not None else None
-        # Lazy R1: the penalised update (gamma * interval) runs on every interval-th critic
-        # update, a second compiled update without the penalty on the others.
-        objective, self._d_update_lazy, self._last_r1 = self._critic_objective, None, None
         if config.r1_final is not None and config.r1_penalty == 0:
             raise InvalidArgumentError(
                 f"r1_final needs an R1 penalty to decay (r1_penalty > 0); received "
                 f"r1_final {config.r1_final} with r1_penalty 0"
             )
+        # Lazy R1: the penalised update (gamma * interval) runs on every interval-th critic
+        # update, a second compiled update without the penalty on the others.
+        objective, self._d_update_lazy, self._last_r1 = self._critic_objective, None, None
         if config.r1_penalty > 0 and config.r1_interval > 1:
             k = config.r1_interval
 
