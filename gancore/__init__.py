@@ -17,11 +17,15 @@ from gancore._backend import (
 )
 from gancore._errors import (
     BackendUnsupportedError,
+    CheckpointError,
     GancoreError,
     InvalidArgumentError,
+    NonFiniteError,
     PluginError,
     PluginLoadError,
     PluginNotFoundError,
+    RunFolderError,
+    TrainingStopped,
 )
 from gancore._numpy_backend import NumpyBackend
 from gancore._ops import ArrayOps
@@ -82,17 +86,21 @@ __all__ = [
     "Backend",
     "BackendInfo",
     "BackendUnsupportedError",
+    "CheckpointError",
     "Critic",
     "GancoreError",
     "Generator",
     "InvalidArgumentError",
     "Loss",
+    "NonFiniteError",
     "PluginError",
     "PluginInfo",
     "PluginLoadError",
     "PluginNotFoundError",
     "PluginWarning",
+    "RunFolderError",
     "Trainer",
+    "TrainingStopped",
     "backend",
     "backends",
     "describe_backends",

@@ -9,6 +9,10 @@ __all__ = [
     "PluginNotFoundError",
     "PluginLoadError",
     "BackendUnsupportedError",
+    "CheckpointError",
+    "NonFiniteError",
+    "RunFolderError",
+    "TrainingStopped",
 ]
 
 
@@ -37,3 +41,27 @@ class PluginLoadError(PluginError):
 
 class BackendUnsupportedError(GancoreError, NotImplementedError):
     """The backend cannot run what was asked (e.g. a native module of another framework)."""
+
+
+class CheckpointError(GancoreError):
+    """A checkpoint cannot be read, or cannot resume the run it was asked to resume (the
+    message names the setting that differs)."""
+
+
+class NonFiniteError(GancoreError, FloatingPointError):
+    """Training diverged: a loss, metric or weight is nan or inf (the message names the
+    step and the quantity). No checkpoint is written from such a state."""
+
+
+class RunFolderError(GancoreError):
+    """A run folder cannot be used: it holds another run, or another training writes it."""
+
+
+class TrainingStopped(GancoreError):
+    """Training stopped on SIGINT or SIGTERM after finishing its step (and writing a
+    checkpoint where the run has a checkpoint callback); `signal` names the signal."""
+
+    def __init__(self, message: str, *, step: int, signal: int) -> None:
+        super().__init__(message)
+        self.step = step
+        self.signal = signal

@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from gancore._errors import GancoreError
+from gancore._errors import GancoreError, TrainingStopped
 
 __all__ = ["main"]
 
@@ -54,7 +54,7 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
 
 _TRAIN_FLAGS = ("recipe", "backend", "steps", "seed", "out", "device", "arch", "loss",
                 "dataset", "data_path", "batch_size", "compile", "sample_every",
-                "checkpoint_every")
+                "checkpoint_every", "keep_checkpoints", "overwrite")
 
 
 def _load_toml(path: str) -> dict[str, Any]:
@@ -97,24 +97,61 @@ def _train_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from gancore.training import train
+    from gancore.training import resume, train
 
     s = _train_settings(args)
     data_options = dict(s["data"])
     if s.get("data_path"):
         data_options["folder"] = s["data_path"]
-    result = train(
-        s.get("recipe", "dcgan"), backend=s.get("backend"), out_dir=s.get("out"),
-        steps=s.get("steps"), seed=s.get("seed"), device=s.get("device", "auto"),
-        progress=not args.no_progress, compile=bool(s.get("compile", False)),
-        config=s["train"], architecture=s.get("arch"), architecture_options=s["architecture"],
-        dataset=s.get("dataset"), dataset_options=data_options,
-    )
+    common = {"steps": s.get("steps"), "device": s.get("device", "auto"),
+              "progress": not args.no_progress, "compile": bool(s.get("compile", False)),
+              "keep_checkpoints": s.get("keep_checkpoints", 3)}
+    if args.resume:
+        _check_resume_flags(args.resume, s, data_options)
+        result = resume(args.resume, backend=s.get("backend"), config=s["train"], **common)
+        verb = "resumed and trained to"
+    else:
+        result = train(
+            s.get("recipe", "dcgan"), backend=s.get("backend"), out_dir=s.get("out"),
+            seed=s.get("seed"), config=s["train"], architecture=s.get("arch"),
+            architecture_options=s["architecture"], dataset=s.get("dataset"),
+            dataset_options=data_options, overwrite=bool(s.get("overwrite", False)), **common,
+        )
+        verb = "trained"
     shown = ", ".join(f"{k} {v:.4g}" for k, v in result.metrics.items() if k != "step")
-    print(f"trained {result.trainer.step} steps on {result.trainer.backend.name} in "
+    print(f"{verb} {result.trainer.step} steps on {result.trainer.backend.name} in "
           f"{result.seconds:.1f} s ({shown})")
     print(f"wrote {result.out_dir}/: samples.png, losses.png, metrics.jsonl, checkpoint/")
     return 0
+
+
+def _check_resume_flags(run_dir: str, s: dict[str, Any], data_options: dict[str, Any]) -> None:
+    """With --resume, a flag that names the run (recipe, architecture, data, seed, ...) must
+    agree with the run's own settings: a different value would make another run."""
+    import os
+
+    from gancore.training._run_folder import RunFolder
+
+    if s.get("out") is not None:
+        raise GancoreError(f"--out cannot be given with --resume: the run writes {run_dir}")
+    if s.get("overwrite"):
+        raise GancoreError("--overwrite cannot be given with --resume: choose one")
+    saved = RunFolder(run_dir).settings()["settings"]
+    if "folder" in data_options:
+        data_options["folder"] = os.path.abspath(data_options["folder"])
+    given = {"--recipe": (s.get("recipe"), saved.get("recipe")),
+             "--arch": (s.get("arch"), saved.get("architecture")),
+             "--dataset": (s.get("dataset"), saved.get("dataset")),
+             "[architecture]": (s["architecture"] or None, saved.get("architecture_options")),
+             "--data / [data]": (data_options or None, saved.get("dataset_options"))}
+    for flag, (value, run_value) in given.items():
+        if value is not None and value != run_value:
+            raise GancoreError(
+                f"{flag} cannot change when resuming {run_dir}: the run has {run_value!r}; "
+                f"received {value!r}"
+            )
+    if s.get("seed") is not None:
+        s["train"]["seed"] = s["seed"]
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
@@ -171,7 +208,15 @@ def _parser() -> argparse.ArgumentParser:
                    help="data folder for file-based datasets (MNIST, CIFAR-10, image folders)")
     p.add_argument("--batch-size", type=int, dest="batch_size")
     p.add_argument("--sample-every", type=int, dest="sample_every")
-    p.add_argument("--checkpoint-every", type=int, dest="checkpoint_every")
+    p.add_argument("--checkpoint-every", type=int, dest="checkpoint_every",
+                   help="write a step-numbered checkpoint every N steps (0: only at the end)")
+    p.add_argument("--keep-checkpoints", type=int, dest="keep_checkpoints",
+                   help="how many numbered checkpoints to keep (default 3)")
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue the run in RUN_DIR from its latest checkpoint (--steps may "
+                        "raise its length; --backend may change)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run that --out holds (its outputs only)")
     p.add_argument("--compile", action="store_true", help="torch.compile / XLA steps")
     p.add_argument("--config", help="TOML file with any of these settings")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -212,6 +257,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("default")
             return int(args.run(args))
+    except TrainingStopped as e:
+        print(f"gancore: {e}", file=sys.stderr)
+        return 128 + e.signal
     except GancoreError as e:
         print(f"gancore: error: {e}", file=sys.stderr)
         return 2

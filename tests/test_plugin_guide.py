@@ -95,6 +95,13 @@ def commands(prefix: str) -> list[str]:
             for line in body.splitlines() if line.startswith(prefix)]
 
 
+def written(out: str) -> Path:
+    """The run folder a `gancore train` reported writing."""
+    match = re.search(r"^wrote (\S+)/: ", out, re.M)
+    assert match, out
+    return Path(match.group(1))
+
+
 def test_the_guide_lists_the_plugin_with_its_three_entry_points(mygan: Path) -> None:
     status, out = gancore_cli("gancore plugins")
     assert status == 0
@@ -116,8 +123,7 @@ def test_every_gancore_train_line_of_the_guide_trains(mygan: Path, backend: Any)
         status, out = gancore_cli(line)
         assert status == 0, out
         assert f"trained 200 steps on {name}" in out
-        checkpoint = mygan.parent / "runs" / f"dcgan-{name}" / "checkpoint"
-        shape = gancore.training.load_checkpoint(checkpoint).meta["data"]["shape"]
+        shape = gancore.training.load_checkpoint(written(out) / "checkpoint").meta["data"]["shape"]
         assert shape == ([2] if "--dataset circle" in line else [8, 8, 1])
 
 
@@ -126,8 +132,7 @@ def test_the_architecture_table_of_a_config_file_reaches_the_builder(mygan: Path
                                                 if "[architecture]" in b))
     status, out = gancore_cli("gancore train --arch my_mlp --config run.toml --steps 2")
     assert status == 0, out
-    hidden = gancore.training.load_checkpoint(mygan.parent / "runs" / "dcgan-torch" /
-                                              "checkpoint").arrays["generator"]
+    hidden = gancore.training.load_checkpoint(written(out) / "checkpoint").arrays["generator"]
     assert any(a.shape == (32, 256) for a in hidden.values())
 
 

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import attrs
 import numpy as np
 
 from gancore._errors import InvalidArgumentError
 from gancore.data._dataset import ARRAY_EQ, Dataset, array_repr
-from gancore.data._random import SeedLike, as_generator
+from gancore.data._random import (
+    SeedLike,
+    as_generator,
+    generator_state,
+    set_generator_state,
+)
 
 
 @attrs.frozen
@@ -40,7 +46,7 @@ def iterate_batches(
     epochs: int | None = None,
     drop_last: bool = True,
     hflip: bool = False,
-) -> Iterator[Batch]:
+) -> BatchIterator:
     """Yield `Batch`es of `batch_size` samples, reshuffled at the start of every epoch.
 
     `seed` (an int, a `numpy.random.Generator`, or `None` for fresh entropy) fixes the
@@ -63,29 +69,62 @@ def iterate_batches(
         raise InvalidArgumentError(
             f"hflip needs NHWC images; received {dataset.name!r} samples of shape {dataset.shape}"
         )
-    return _batches(dataset, int(batch_size), as_generator(seed), epochs, drop_last, hflip)
+    return BatchIterator(dataset, int(batch_size), as_generator(seed), epochs, drop_last, hflip)
 
 
-def _batches(
-    dataset: Dataset,
-    batch_size: int,
-    rng: np.random.Generator,
-    epochs: int | None,
-    drop_last: bool,
-    hflip: bool,
-) -> Iterator[Batch]:
-    epoch = 0
-    while epochs is None or epoch < epochs:
-        order = rng.permutation(len(dataset))
-        for start in range(0, len(order), batch_size):
-            index = order[start : start + batch_size]
-            if drop_last and len(index) < batch_size:
+class BatchIterator(Iterator[Batch]):
+    """The iterator `iterate_batches` returns: its position (epoch, permutation, index and
+    random stream) is state that `state_dict` captures and `load_state_dict` restores, so a
+    resumed run draws exactly the batches the uninterrupted run would have drawn."""
+
+    def __init__(self, dataset: Dataset, batch_size: int, rng: np.random.Generator,
+                 epochs: int | None, drop_last: bool, hflip: bool) -> None:
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.rng = rng
+        self.epochs = epochs
+        self.drop_last = drop_last
+        self.hflip = hflip
+        self.epoch = 0
+        self.order: np.ndarray | None = None  # this epoch's permutation, once drawn
+        self.position = 0
+
+    def __next__(self) -> Batch:
+        while True:
+            if self.order is None:
+                if self.epochs is not None and self.epoch >= self.epochs:
+                    raise StopIteration
+                self.order = self.rng.permutation(len(self.dataset))
+                self.position = 0
+            index = self.order[self.position : self.position + self.batch_size]
+            if len(index) and not (self.drop_last and len(index) < self.batch_size):
                 break
-            # Fancy indexing copies, so flipping in place never touches the dataset.
-            images = dataset.images[index]
-            if hflip:
-                flip = rng.random(len(index)) < 0.5
-                images[flip] = images[flip, :, ::-1]
-            labels = None if dataset.labels is None else dataset.labels[index]
-            yield Batch(images=images, labels=labels)
-        epoch += 1
+            self.order = None
+            self.epoch += 1
+        self.position += len(index)
+        # Fancy indexing copies, so flipping in place never touches the dataset.
+        images = self.dataset.images[index]
+        if self.hflip:
+            flip = self.rng.random(len(index)) < 0.5
+            images[flip] = images[flip, :, ::-1]
+        labels = None if self.dataset.labels is None else self.dataset.labels[index]
+        return Batch(images=images, labels=labels)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The position: epoch, the epoch's permutation (an array) and index, and the random
+        stream that draws the next permutations and flips."""
+        return {"epoch": self.epoch, "position": self.position,
+                "order": np.empty(0, np.int64) if self.order is None else self.order.copy(),
+                "started": self.order is not None,
+                "rng": generator_state(self.rng), "size": len(self.dataset)}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue from a position `state_dict` returned (for a dataset of the same size)."""
+        if state["size"] != len(self.dataset):
+            raise InvalidArgumentError(
+                f"the batch position belongs to a dataset of {state['size']} samples; received "
+                f"{self.dataset.name!r} with {len(self.dataset)}"
+            )
+        self.epoch, self.position = int(state["epoch"]), int(state["position"])
+        self.order = np.asarray(state["order"], np.int64).copy() if state["started"] else None
+        set_generator_state(self.rng, state["rng"])

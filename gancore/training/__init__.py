@@ -1,7 +1,8 @@
 """Training: the loop owned by the core, steps compiled by each backend.
 
-`train("dcgan")` runs a recipe end to end; `GANTrainer`, `SGANTrainer` and
-`CycleGANTrainer` give full control; checkpoints load and sample on any backend.
+`train("dcgan")` runs a recipe end to end and `resume(run_dir)` continues it; `GANTrainer`,
+`SGANTrainer` and `CycleGANTrainer` give full control; checkpoints hold the whole training
+state, load and sample on any backend, and resume a run on any backend.
 """
 
 from __future__ import annotations
@@ -13,7 +14,12 @@ from gancore.training._callbacks import (
     ProgressBar,
     SampleGrid,
 )
-from gancore.training._checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from gancore.training._checkpoint import (
+    Checkpoint,
+    latest_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+)
 from gancore.training._config import OptimizerConfig, TrainConfig
 from gancore.training._images import image_grid, save_samples
 from gancore.training._recipes import (
@@ -23,7 +29,7 @@ from gancore.training._recipes import (
     get_recipe,
     load_dataset,
 )
-from gancore.training._run import RunResult, default_backend, train
+from gancore.training._run import RunResult, default_backend, resume, train
 from gancore.training._sampling import standing_statistics
 from gancore.training._trainer import (
     CycleGANTrainer,
@@ -54,10 +60,12 @@ __all__ = [
     "default_backend",
     "get_recipe",
     "image_grid",
+    "latest_checkpoint",
     "load_checkpoint",
     "load_dataset",
     "make_trainer",
     "resolve_loss",
+    "resume",
     "save_checkpoint",
     "save_samples",
     "standing_statistics",

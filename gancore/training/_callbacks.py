@@ -1,10 +1,14 @@
 """Callbacks of the training loop: progress bar, metrics log and plot, sample grids and a
-progress GIF, checkpoints. Each sees every step; metrics arrive every `log_every` steps."""
+progress GIF, checkpoints. Each sees every step; metrics arrive every `log_every` steps.
+
+A callback with a ``state_key`` and ``state_dict`` / ``load_state_dict`` has its state saved
+in every checkpoint and restored on resume (the sample grid's frames of the GIF)."""
 
 from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +23,22 @@ class Callback:
     """Base class with no-op hooks; subclass and override what you need."""
 
     def on_train_begin(self, trainer: Any, steps: int) -> None:
-        """Before the first step of `fit`."""
+        """Before the first step of `fit`, which will make `steps` steps from
+        ``trainer.step`` (not 0 for a resumed run)."""
 
     def on_step_end(self, trainer: Any, step: int, metrics: dict[str, float] | None) -> None:
         """After each step; `metrics` only on logging steps, else None."""
 
+    def on_stop(self, trainer: Any, signum: int) -> None:
+        """A stop signal (SIGINT, SIGTERM) arrived: the step is finished, save what must be
+        saved; `fit` raises `TrainingStopped` next."""
+
     def on_train_end(self, trainer: Any) -> None:
-        """After the last step of `fit`."""
+        """After the last step of `fit` (in the reverse order of the callbacks)."""
+
+    def on_train_error(self, trainer: Any, error: BaseException) -> None:
+        """`fit` is leaving with `error` (a stop, a divergence, a crash): release resources;
+        nothing of the failed state should be saved."""
 
 
 class ProgressBar(Callback):
@@ -38,8 +51,9 @@ class ProgressBar(Callback):
     def on_train_begin(self, trainer: Any, steps: int) -> None:
         from tqdm.auto import tqdm
 
-        self.bar = tqdm(total=steps, desc=f"{trainer.algorithm} [{trainer.backend.name}]",
-                        unit="step", **self.kwargs)
+        self.bar = tqdm(total=trainer.step + steps, initial=trainer.step,
+                        desc=f"{trainer.algorithm} [{trainer.backend.name}]", unit="step",
+                        **self.kwargs)
 
     def on_step_end(self, trainer: Any, step: int, metrics: dict[str, float] | None) -> None:
         self.bar.update(1)
@@ -51,11 +65,16 @@ class ProgressBar(Callback):
     def on_train_end(self, trainer: Any) -> None:
         self.bar.close()
 
+    def on_train_error(self, trainer: Any, error: BaseException) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
 
 class MetricsLog(Callback):
     """Logged metrics as JSON lines in ``metrics.jsonl``, and at the end ``losses.png``:
     the losses and the critic's mean outputs on real and fake samples, as the seeds plot
-    them."""
+    them. At the start the file is written anew from the trainer's history, so a resumed
+    run's log holds exactly the lines up to its checkpoint and goes on from there."""
 
     def __init__(self, out_dir: str | os.PathLike[str]) -> None:
         self.out_dir = Path(out_dir)
@@ -63,8 +82,9 @@ class MetricsLog(Callback):
 
     def on_train_begin(self, trainer: Any, steps: int) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        if trainer.step == 0:
-            self.path.write_text("")
+        tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        tmp.write_text("".join(json.dumps(h) + "\n" for h in trainer.history))
+        os.replace(tmp, self.path)
 
     def on_step_end(self, trainer: Any, step: int, metrics: dict[str, float] | None) -> None:
         if metrics:
@@ -106,7 +126,10 @@ def plot_history(history: list[dict[str, float]], path: Path) -> Path | None:
 
 class SampleGrid(Callback):
     """Samples from the fixed validation noise: ``samples_<step>.png`` every `every` steps
-    (0: only at the end), ``samples.png`` at the end, and ``progress.gif`` of all frames."""
+    (0: only at the end), ``samples.png`` at the end, and ``progress.gif`` of all frames.
+    Its state is the list of frames so far; a resumed run reads them back from their PNGs."""
+
+    state_key = "sample_grid"
 
     def __init__(self, out_dir: str | os.PathLike[str], every: int = 0, gif: bool = True,
                  means: np.ndarray | None = None) -> None:
@@ -115,6 +138,7 @@ class SampleGrid(Callback):
         self.gif = gif
         self.means = means
         self.frames: list[np.ndarray] = []
+        self.frame_names: list[str] = []  # the periodic frames, those a resume reads back
 
     def _samples(self, trainer: Any) -> np.ndarray:
         noise = getattr(trainer, "fixed_noise", None)
@@ -123,16 +147,19 @@ class SampleGrid(Callback):
         labels = getattr(trainer, "fixed_labels", None)
         return trainer.sample(len(noise), noise=noise, labels=labels)
 
-    def _frame(self, trainer: Any, name: str) -> None:
+    def _frame(self, trainer: Any, name: str) -> bool:
         samples = self._samples(trainer)
         save_samples(self.out_dir / name, samples, self.means)
         picture = samples_picture(samples)
         if picture is not None:
             self.frames.append(picture)
+        return picture is not None
 
     def on_step_end(self, trainer: Any, step: int, metrics: dict[str, float] | None) -> None:
         if self.every and step % self.every == 0:
-            self._frame(trainer, f"samples_{step:06d}.png")
+            name = f"samples_{step:06d}.png"
+            if self._frame(trainer, name):
+                self.frame_names.append(name)
 
     def on_train_end(self, trainer: Any) -> None:
         self._frame(trainer, "samples.png")
@@ -140,18 +167,66 @@ class SampleGrid(Callback):
             save_gif(self.out_dir / "progress.gif", self.frames)
         elif self.gif and self.frames:
             save_png(self.out_dir / "samples.png", self.frames[-1])
+        # The end frame belongs to this call of fit, not to the run a resume continues.
+        self.frames = self.frames[: len(self.frame_names)]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"frames": list(self.frame_names)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        from PIL import Image
+
+        self.frame_names, self.frames = [], []
+        for name in state["frames"]:
+            path = self.out_dir / name
+            try:
+                with Image.open(path) as image:
+                    picture = np.asarray(image)
+            except OSError as e:
+                warnings.warn(f"progress.gif will lack frame {name}: {e}", stacklevel=2)
+                continue
+            self.frame_names.append(name)
+            self.frames.append(picture[..., None] if picture.ndim == 2 else picture)
 
 
 class CheckpointEvery(Callback):
-    """A checkpoint in ``<out_dir>/checkpoint`` every `every` steps (0: only at the end)."""
+    """Step-numbered checkpoints in ``<out_dir>/checkpoints/`` every `every` steps (0: only
+    at the end), on a stop signal, and at the start when the folder has none yet (so a run
+    killed at any moment can be resumed); the newest `keep` are kept and
+    ``<out_dir>/checkpoint`` links to the latest."""
 
-    def __init__(self, out_dir: str | os.PathLike[str], every: int = 0) -> None:
-        self.path = Path(out_dir) / "checkpoint"
+    def __init__(self, out_dir: str | os.PathLike[str], every: int = 0, keep: int = 3) -> None:
+        from gancore._errors import InvalidArgumentError
+
+        if not isinstance(keep, int) or isinstance(keep, bool) or keep < 1:
+            raise InvalidArgumentError(f"keep_checkpoints must be an int >= 1; received {keep!r}")
+        self.out_dir = Path(out_dir)
+        self.path = self.out_dir / "checkpoint"
         self.every = every
+        self.keep = keep
+        self.saved_step: int | None = None
+
+    def save(self, trainer: Any) -> Path:
+        from gancore.training._checkpoint import write_run_checkpoint
+
+        path = write_run_checkpoint(self.out_dir, trainer, self.keep)
+        self.saved_step = trainer.step
+        return path
+
+    def on_train_begin(self, trainer: Any, steps: int) -> None:
+        from gancore.training._checkpoint import latest_checkpoint
+
+        if latest_checkpoint(self.out_dir) is None:
+            self.save(trainer)
 
     def on_step_end(self, trainer: Any, step: int, metrics: dict[str, float] | None) -> None:
         if self.every and step % self.every == 0:
-            trainer.save(self.path)
+            self.save(trainer)
+
+    def on_stop(self, trainer: Any, signum: int) -> None:
+        if self.saved_step != trainer.step:
+            self.save(trainer)
 
     def on_train_end(self, trainer: Any) -> None:
-        trainer.save(self.path)
+        if self.saved_step != trainer.step:
+            self.save(trainer)

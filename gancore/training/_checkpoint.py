@@ -1,47 +1,94 @@
-"""Checkpoints: named arrays in one canonical layout plus the specs and config, no pickle.
+"""Checkpoints: named arrays in one canonical layout plus JSON, no pickle.
 
-A checkpoint is a folder with ``arrays.npz`` (``<network>/<parameter>`` → array, in the
-canonical layouts of `gancore.nn`) and ``meta.json`` (specs, config, step, data). It is
-written to a temporary folder and renamed into place, so a crash never leaves half a
-checkpoint. Any backend can load it, and numpy can sample from it.
+A checkpoint is a folder:
+
+- ``arrays.npz``: ``<network>/<parameter>`` -> array, in the canonical layouts of
+  `gancore.nn` (every backend, and numpy, samples from it);
+- ``meta.json``: format, specs, config, step, the data's name, shape and fingerprint;
+- ``state.npz`` and ``state.json`` (format 2): the rest of the training state
+  (`gancore.training._state`): optimizers, random streams, data position, history, pools,
+  callbacks. With them a run resumes exactly; without them (format 1) a checkpoint still
+  samples and loads weights.
+
+Every file is written and flushed to disk in a temporary folder, which is then renamed into
+place: a crash (kill -9 included) leaves either the old checkpoint or the new one, never
+half of one. A run folder keeps step-numbered checkpoints under ``checkpoints/`` and a link
+``checkpoint`` to the latest (`write_run_checkpoint`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
+import secrets
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import attrs
 import numpy as np
 
-from gancore._errors import InvalidArgumentError
+from gancore._errors import CheckpointError, InvalidArgumentError
 from gancore.architectures import ArchitecturePair, NativeArchitecture
 from gancore.nn import NetworkSpec
+from gancore.training import _state
 from gancore.training._config import TrainConfig
 from gancore.training._sampling import NumpyNetwork, generate, translate
 
-__all__ = ["Checkpoint", "load_checkpoint", "save_checkpoint"]
+__all__ = ["Checkpoint", "latest_checkpoint", "load_checkpoint", "save_checkpoint",
+           "write_run_checkpoint"]
 
-FORMAT = 1
+FORMAT = 2
+#: Formats this version reads: format 1 (weights only) samples and loads, never resumes.
+READABLE_FORMATS = (1, 2)
 _ARRAYS = "arrays.npz"
 _META = "meta.json"
+_STATE_ARRAYS = "state.npz"
+_STATE = "state.json"
+#: The run folder's numbered checkpoints and the link to the latest one.
+CHECKPOINTS = "checkpoints"
+LATEST = "checkpoint"
+_STEP_DIR = re.compile(r"^step-(\d{8,})$")
 
 
 def save_checkpoint(path: str | os.PathLike[str], trainer: Any) -> Path:
-    """Write the trainer's networks, specs and config to the folder `path`, atomically."""
+    """Write the trainer's whole state (networks, optimizers, random streams, data position,
+    history) to the folder `path`, atomically. Refuses (`NonFiniteError`) to write weights
+    or optimizer moments holding nan or inf, so a diverged run never replaces a good
+    checkpoint."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _write_folder(target.parent, trainer)
+    try:
+        old = None
+        if target.exists():
+            old = target.with_name(f".{target.name}.old-{os.getpid()}")
+            os.replace(target, old)
+        os.replace(tmp, target)
+        _fsync_dir(target.parent)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _contents(trainer: Any) -> tuple[dict[str, np.ndarray], dict[str, Any],
+                                     dict[str, np.ndarray], dict[str, Any]]:
     arrays = {
         f"{net_name}/{param}": np.asarray(value)
         for net_name, net in trainer.networks().items()
         for param, value in net.get_state().items()
     }
+    state_arrays, state_doc = _state.split(_state.capture(trainer))
+    _state.check_finite_state(arrays, trainer.step)
+    _state.check_finite_state(state_arrays, trainer.step)
     arch = trainer.architecture
-    data = getattr(trainer, "data", None) or getattr(trainer, "domain_a", None)
+    datasets = trainer.datasets()
+    data = datasets[0] if datasets else None
     meta = {
         "format": FORMAT,
         "gancore_version": _version(),
@@ -57,23 +104,130 @@ def save_checkpoint(path: str | os.PathLike[str], trainer: Any) -> Path:
         "data": None if data is None else {
             "name": data.name, "shape": list(data.shape), "num_classes": data.num_classes,
             "class_names": None if data.class_names is None else list(data.class_names),
+            "fingerprints": trainer.data_fingerprints(),
         },
     }
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    return arrays, meta, state_arrays, state_doc
+
+
+def _write_folder(parent: Path, trainer: Any) -> Path:
+    """The checkpoint's files, complete and on disk, in a new hidden folder of `parent`."""
+    arrays, meta, state_arrays, state_doc = _contents(trainer)
+    # os.mkdir, unlike tempfile.mkdtemp, keeps the umask's permissions: teammates can read
+    # a run's checkpoints.
+    tmp = parent / f".tmp-{os.getpid()}-{secrets.token_hex(4)}"
+    os.mkdir(tmp)
     try:
-        np.savez(tmp / _ARRAYS, **arrays)  # type: ignore[arg-type]
-        (tmp / _META).write_text(json.dumps(meta, indent=2))
-        old = None
+        _write(tmp / _ARRAYS, lambda f: np.savez(f, **arrays))  # type: ignore[arg-type]
+        _write(tmp / _STATE_ARRAYS, lambda f: np.savez(f, **state_arrays))  # type: ignore[arg-type]
+        _write(tmp / _STATE, lambda f: f.write(json.dumps(state_doc).encode()))
+        # meta.json last: a folder that has it has everything.
+        _write(tmp / _META, lambda f: f.write(json.dumps(meta, indent=2).encode()))
+        _fsync_dir(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return tmp
+
+
+def _write(path: Path, fill: Any) -> None:
+    with open(path, "wb") as f:
+        fill(f)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    # A rename is durable once its folder is flushed (POSIX; a no-op where folders can't be
+    # opened).
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def write_run_checkpoint(run_dir: str | os.PathLike[str], trainer: Any, keep: int = 3) -> Path:
+    """Write ``checkpoints/step-<step>`` in the run folder, point ``checkpoint`` at it, and
+    delete all but the newest `keep` numbered checkpoints. At every moment the folder holds
+    a complete checkpoint, the latest one that finished writing."""
+    if not isinstance(keep, int) or isinstance(keep, bool) or keep < 1:
+        raise InvalidArgumentError(f"keep_checkpoints must be an int >= 1; received {keep!r}")
+    root = Path(run_dir) / CHECKPOINTS
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = _write_folder(root, trainer)
+    target = root / f"step-{trainer.step:08d}"
+    try:
         if target.exists():
-            old = target.with_name(f".{target.name}.old-{os.getpid()}")
-            os.replace(target, old)
-        os.replace(tmp, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+            # The same step again (a run resumed from an earlier checkpoint, or retrained
+            # after --overwrite): the newer state wins; older checkpoints stay meanwhile.
+            trash = root / f".trash-{target.name}-{os.getpid()}"
+            os.replace(target, trash)
+            os.replace(tmp, target)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+        _fsync_dir(root)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+    _point_latest(Path(run_dir), target)
+    steps = sorted(_numbered(root))
+    for _, old in steps[:-keep]:
+        if old != target:
+            shutil.rmtree(old, ignore_errors=True)
     return target
+
+
+def _point_latest(run_dir: Path, target: Path) -> None:
+    link = run_dir / LATEST
+    if link.exists() and not link.is_symlink():
+        raise CheckpointError(
+            f"{link} is a folder of an older gancore version, not a link to the latest "
+            f"checkpoint: move it away or train with --overwrite"
+        )
+    tmp = run_dir / f".{LATEST}.tmp-{os.getpid()}"
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    os.symlink(os.path.relpath(target, run_dir), tmp)
+    os.replace(tmp, link)  # atomic: the link names the old checkpoint or the new one
+    _fsync_dir(run_dir)
+
+
+def _numbered(root: Path) -> list[tuple[int, Path]]:
+    if not root.is_dir():
+        return []
+    found = []
+    for child in root.iterdir():
+        match = _STEP_DIR.match(child.name)
+        if match and (child / _META).is_file():
+            found.append((int(match.group(1)), child))
+    return found
+
+
+def latest_checkpoint(run_dir: str | os.PathLike[str]) -> Path | None:
+    """The newest complete checkpoint of a run folder (``checkpoints/step-*``, else a
+    ``checkpoint`` folder of format 1), or None. Leftovers of a killed write are removed."""
+    run = Path(run_dir)
+    root = run / CHECKPOINTS
+    if root.is_dir():
+        for leftover in root.glob(".tmp-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        for leftover in root.glob(".trash-*"):
+            # A kill while a step's checkpoint was being replaced: put the old one back.
+            name = leftover.name[len(".trash-"):].rpartition("-")[0]
+            if not (root / name).exists() and (leftover / _META).is_file():
+                os.replace(leftover, root / name)
+            else:
+                shutil.rmtree(leftover, ignore_errors=True)
+    found = sorted(_numbered(root))
+    if found:
+        return found[-1][1]
+    legacy = run / LATEST
+    if (legacy / _META).is_file():
+        return legacy
+    return None
 
 
 def _version() -> str:
@@ -106,6 +260,32 @@ class Checkpoint:
             latent_dim=info["latent_dim"], num_classes=info["num_classes"], kind=info["kind"],
             packing=info.get("packing", 1),
         )
+
+    @property
+    def step(self) -> int:
+        """The generator steps the run had made when it was written."""
+        return int(self.meta.get("step", 0))
+
+    @property
+    def resumable(self) -> bool:
+        """Whether it holds the whole training state (format 2), not only weights."""
+        return self.meta.get("format", 1) >= 2 and (self.path / _STATE).is_file()
+
+    def training_state(self) -> dict[str, dict[str, Any]]:
+        """The training state beside the weights (`gancore.training._state`), read from
+        ``state.json`` and ``state.npz``."""
+        if not self.resumable:
+            raise CheckpointError(
+                f"checkpoint {self.path} holds weights only (format "
+                f"{self.meta.get('format', 1)}, written by gancore "
+                f"{self.meta.get('gancore_version', '< 0.2')}): it samples and loads weights "
+                f"(Trainer.load_state), but has no optimizer, random or data state to resume "
+                f"a run from"
+            )
+        document = json.loads((self.path / _STATE).read_text())
+        with np.load(self.path / _STATE_ARRAYS, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+        return _state.merge(arrays, document)
 
     def network(self, name: str = "generator", backend: str = "numpy",
                 device: str = "auto") -> Any:
@@ -164,17 +344,22 @@ class Checkpoint:
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
-    """Read a checkpoint folder written by any backend (no pickle is ever loaded)."""
+    """Read a checkpoint folder written by any backend (no pickle is ever loaded). A run
+    folder stands for its latest checkpoint."""
     folder = Path(path)
+    if not (folder / _META).is_file():
+        latest = latest_checkpoint(folder) if folder.is_dir() else None
+        folder = latest if latest is not None else folder
     if not (folder / _META).is_file() or not (folder / _ARRAYS).is_file():
         raise InvalidArgumentError(
-            f"path must be a gancore checkpoint folder (with {_META} and {_ARRAYS}); "
-            f"received {str(folder)!r}"
+            f"path must be a gancore checkpoint folder (with {_META} and {_ARRAYS}) or a run "
+            f"folder holding one; received {str(path)!r}"
         )
     meta = json.loads((folder / _META).read_text())
-    if meta.get("format") != FORMAT:
+    if meta.get("format") not in READABLE_FORMATS:
         raise InvalidArgumentError(
-            f"checkpoint format must be {FORMAT}; received {meta.get('format')!r} in {folder}"
+            f"checkpoint format must be one of {', '.join(map(str, READABLE_FORMATS))}; "
+            f"received {meta.get('format')!r} in {folder}"
         )
     arrays: dict[str, dict[str, np.ndarray]] = {}
     with np.load(folder / _ARRAYS, allow_pickle=False) as npz:
@@ -183,5 +368,3 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
             arrays.setdefault(net, {})[param] = npz[key]
     specs = {name: NetworkSpec.from_dict(d) for name, d in meta["specs"].items()}
     return Checkpoint(folder, meta, specs, TrainConfig.from_dict(meta["config"]), arrays)
-
-

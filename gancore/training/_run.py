@@ -3,7 +3,6 @@ runs)."""
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Mapping
@@ -13,8 +12,11 @@ from typing import Any
 import attrs
 
 from gancore._backend import backends
+from gancore._errors import InvalidArgumentError, NonFiniteError, RunFolderError, TrainingStopped
 from gancore.data import GaussianMixture2D
 from gancore.training._callbacks import CheckpointEvery, MetricsLog, ProgressBar, SampleGrid
+from gancore.training._checkpoint import Checkpoint, load_checkpoint
+from gancore.training._config import TrainConfig
 from gancore.training._recipes import (
     Recipe,
     build_architecture,
@@ -22,9 +24,10 @@ from gancore.training._recipes import (
     inverted,
     load_dataset,
 )
+from gancore.training._run_folder import RunFolder
 from gancore.training._trainer import make_trainer
 
-__all__ = ["RunResult", "default_backend", "train"]
+__all__ = ["RunResult", "default_backend", "resume", "train"]
 
 
 @attrs.frozen
@@ -49,9 +52,16 @@ def train(recipe: str | Recipe = "dcgan", *, backend: str | None = None,
           compile: bool = False, config: Mapping[str, Any] | None = None,
           architecture: str | None = None,
           architecture_options: Mapping[str, Any] | None = None,
-          dataset: str | None = None, dataset_options: Mapping[str, Any] | None = None
-          ) -> RunResult:
-    """Train a recipe and write samples, plots, metrics and a checkpoint into `out_dir`."""
+          dataset: str | None = None, dataset_options: Mapping[str, Any] | None = None,
+          overwrite: bool = False, keep_checkpoints: int = 3) -> RunResult:
+    """Train a recipe and write samples, plots, metrics and checkpoints into `out_dir`.
+
+    Without `out_dir` the run goes to ``runs/<recipe>[-<arch>][-<loss>][-<dataset>]-<backend>``
+    (the first free one: ``-2``, ``-3``, ... are appended). An `out_dir` that holds a run is
+    refused unless `overwrite`; continue such a run with `resume`. Checkpoints are written
+    every ``checkpoint_every`` steps, on SIGINT / SIGTERM and at the end; the newest
+    `keep_checkpoints` are kept.
+    """
     base = get_recipe(recipe) if isinstance(recipe, str) else recipe
     overrides = dict(config or {})
     if steps is not None:
@@ -62,23 +72,120 @@ def train(recipe: str | Recipe = "dcgan", *, backend: str | None = None,
                               architecture_options=architecture_options,
                               dataset_options=dataset_options)
     backend = backend or default_backend()
-    out = Path(out_dir or Path("runs") / f"{rec.name}-{backend}")
-    data = load_dataset(rec.dataset, rec.dataset_options)
-    pair = build_architecture(rec.architecture, tuple(data.shape), rec.architecture_options)
-    cfg = rec.config
-    means = None
-    if rec.dataset in ("ring", "grid"):
-        means = getattr(GaussianMixture2D, rec.dataset)().means
-    callbacks: list[Any] = [ProgressBar()] if progress else []
-    callbacks += [MetricsLog(out), SampleGrid(out, every=cfg.sample_every, means=means),
-                  CheckpointEvery(out, every=cfg.checkpoint_every)]
-    train_data: Any = (data, inverted(data)) if cfg.algorithm == "cyclegan" else data
-    trainer = make_trainer(pair, train_data, cfg, backend=backend, device=device,
-                           callbacks=callbacks, compile=compile)
-    start = time.perf_counter()
-    metrics = trainer.fit()
-    seconds = time.perf_counter() - start
-    summary = {"recipe": rec.name, "backend": backend, "steps": trainer.step,
-               "seconds": round(seconds, 2), "metrics": metrics}
-    (out / "run.json").write_text(json.dumps(summary, indent=2))
+    parts = [rec.name, *(p for p in (architecture, (config or {}).get("loss"), dataset) if p)]
+    folder = RunFolder.for_new_run(out_dir, Path("runs") / "-".join([*parts, backend]),
+                                   overwrite)
+    return _execute(folder, rec, backend=backend, device=device, progress=progress,
+                    compile=compile, keep=keep_checkpoints, checkpoint=None)
+
+
+def resume(run_dir: str | os.PathLike[str], *, steps: int | None = None,
+           backend: str | None = None, device: str = "auto", progress: bool = True,
+           compile: bool = False, config: Mapping[str, Any] | None = None,
+           keep_checkpoints: int = 3) -> RunResult:
+    """Continue the run in `run_dir` from its latest checkpoint to its configured steps
+    (`steps` may raise them), appending to its metrics, plots, frames and GIF as if it had
+    never stopped. On the backend that wrote the checkpoint the result is bit for bit the
+    uninterrupted run's; `backend` may name the other one (within the parity tolerance).
+    `config` may change only ``log_every``, ``sample_every`` and ``checkpoint_every``;
+    any setting that would change the run raises a `CheckpointError` naming it."""
+    folder = RunFolder(run_dir)
+    record = folder.settings()
+    rec = _recipe_from(record["settings"])
+    overrides = dict(config or {})
+    if steps is not None:
+        overrides["steps"] = steps
+    if overrides:
+        rec = rec.with_overrides(config=overrides)
+    checkpoint_path = folder.latest_checkpoint()
+    if checkpoint_path is None:
+        raise RunFolderError(f"{folder.path} has no checkpoint to resume from")
+    checkpoint = load_checkpoint(checkpoint_path)
+    if rec.config.steps <= checkpoint.step:
+        raise InvalidArgumentError(
+            f"steps must be > {checkpoint.step}, the step of {checkpoint_path}, to resume "
+            f"(the run is finished at {rec.config.steps}); received {rec.config.steps}"
+        )
+    return _execute(folder, rec, backend=backend or record.get("backend") or default_backend(),
+                    device=device, progress=progress, compile=compile, keep=keep_checkpoints,
+                    checkpoint=checkpoint, record=record)
+
+
+def _settings_of(rec: Recipe) -> dict[str, Any]:
+    data_options = dict(rec.dataset_options)
+    if isinstance(data_options.get("folder"), (str, os.PathLike)):
+        # A resumed run may start from another working directory.
+        data_options["folder"] = os.path.abspath(data_options["folder"])
+    return {"recipe": rec.name, "description": rec.description,
+            "architecture": rec.architecture,
+            "architecture_options": dict(rec.architecture_options),
+            "dataset": rec.dataset, "dataset_options": data_options,
+            "config": rec.config.to_dict()}
+
+
+def _recipe_from(settings: Mapping[str, Any]) -> Recipe:
+    try:
+        return Recipe(
+            name=settings["recipe"], description=settings.get("description", ""),
+            architecture=settings["architecture"], dataset=settings["dataset"],
+            config=TrainConfig.from_dict(dict(settings["config"])),
+            architecture_options=dict(settings.get("architecture_options") or {}),
+            dataset_options=dict(settings.get("dataset_options") or {}),
+        )
+    except (KeyError, TypeError) as e:
+        raise RunFolderError(f"run.json settings must name {e}; the run cannot be resumed") \
+            from None
+
+
+def _execute(folder: RunFolder, rec: Recipe, *, backend: str, device: str, progress: bool,
+             compile: bool, keep: int, checkpoint: Checkpoint | None,
+             record: Mapping[str, Any] | None = None) -> RunResult:
+    out = folder.path
+    with folder.lock():
+        data = load_dataset(rec.dataset, rec.dataset_options)
+        pair = build_architecture(rec.architecture, tuple(data.shape), rec.architecture_options)
+        cfg = rec.config
+        means = None
+        if rec.dataset in ("ring", "grid"):
+            means = getattr(GaussianMixture2D, rec.dataset)().means
+        callbacks: list[Any] = [ProgressBar()] if progress else []
+        checkpoints = CheckpointEvery(out, every=cfg.checkpoint_every, keep=keep)
+        callbacks += [MetricsLog(out), SampleGrid(out, every=cfg.sample_every, means=means),
+                      checkpoints]
+        train_data: Any = (data, inverted(data)) if cfg.algorithm == "cyclegan" else data
+        trainer = make_trainer(pair, train_data, cfg, backend=backend, device=device,
+                               callbacks=callbacks, compile=compile)
+        if checkpoint is not None:
+            trainer.restore(checkpoint)
+        seconds_before = float((record or {}).get("seconds", 0.0))
+        status: dict[str, Any] = {"settings": _settings_of(rec), "recipe": rec.name,
+                                  "backend": backend, "status": "running",
+                                  "steps": trainer.step, "seconds": seconds_before}
+        folder.write_settings(status)
+        start = time.perf_counter()
+        try:
+            metrics = trainer.fit()
+        except TrainingStopped as e:
+            _finish(folder, status, trainer, start, "stopped")
+            raise TrainingStopped(
+                f"{e}; checkpoint {out / 'checkpoint'} (step {trainer.step}); resume with: "
+                f"gancore train --resume {out}", step=e.step, signal=e.signal) from None
+        except NonFiniteError as e:
+            _finish(folder, status, trainer, start, "diverged")
+            good = checkpoints.saved_step
+            kept = f"the last good checkpoint is {out / 'checkpoint'}" + (
+                f" (step {good})" if good is not None else "")
+            raise NonFiniteError(f"{e}; {kept}") from None
+        seconds = _finish(folder, status, trainer, start, "finished", metrics)
     return RunResult(trainer, out, metrics, seconds)
+
+
+def _finish(folder: RunFolder, status: dict[str, Any], trainer: Any, start: float,
+            outcome: str, metrics: Mapping[str, float] | None = None) -> float:
+    seconds = time.perf_counter() - start
+    status.update(status=outcome, steps=trainer.step,
+                  seconds=round(status["seconds"] + seconds, 2))
+    if metrics is not None:
+        status["metrics"] = dict(metrics)
+    folder.write_settings(status)
+    return seconds

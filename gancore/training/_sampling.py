@@ -141,6 +141,9 @@ def standing_statistics(backend: Any, net: Any, architecture: Any, *, n: int = 4
     if len(bounds) > 2 and n - bounds[-2] < 2:
         del bounds[-2]
     moments: dict[str, list[tuple[int, np.ndarray, np.ndarray]]] = {k: [] for k in layers}
+    # Training-mode passes draw dropout masks from the framework's stream: put it back after,
+    # so that when statistics are computed (a checkpoint, a sample) never changes training.
+    saved_random = backend.random_state() if hasattr(backend, "random_state") else None
     for start, stop in itertools.pairwise(bounds):
         inputs = [noise[start:stop]] + ([ids[start:stop]] if ids is not None else [])
         if isinstance(net, NumpyNetwork):
@@ -156,6 +159,8 @@ def standing_statistics(backend: Any, net: Any, architecture: Any, *, n: int = 4
             moments[name].append((count,
                                   after[f"{name}.running_mean"].astype(np.float64) / m,
                                   after[f"{name}.running_var"].astype(np.float64) / m))
+    if saved_random is not None:
+        backend.set_random_state(saved_random)
     new: dict[str, np.ndarray] = {}
     for name, parts in moments.items():
         counts = np.array([c for c, _, _ in parts], dtype=np.float64)

@@ -15,9 +15,10 @@ import numpy as np
 
 from gancore import _registry
 from gancore._backend import backend as get_backend
-from gancore._errors import GancoreError, InvalidArgumentError
+from gancore._errors import GancoreError, InvalidArgumentError, NonFiniteError, TrainingStopped
 from gancore.architectures import ArchitecturePair, NativeArchitecture
 from gancore.data import Dataset, iterate_batches
+from gancore.data._random import generator_state, set_generator_state
 from gancore.losses import (
     LOSS_FAMILIES,
     class_logits_to_score,
@@ -33,7 +34,9 @@ from gancore.losses import (
 )
 from gancore.losses import clip_weights as _clip_weights
 from gancore.nn import NetworkSpec, init_state
+from gancore.training import _state
 from gancore.training._config import TrainConfig
+from gancore.training._signals import stop_requests
 
 __all__ = ["CycleGANTrainer", "GANTrainer", "SGANTrainer", "make_trainer", "resolve_loss"]
 
@@ -103,7 +106,9 @@ class _Trainer:
         self.step = 0
         self.history: list[dict[str, float]] = []
         self._lr_factor = 1.0
-        self._optimizers: list[tuple[Any, float]] = []
+        # name -> (optimizer, base learning rate, {checkpoint name: network})
+        self._optimizers: dict[str, tuple[Any, float, dict[str, Any]]] = {}
+        self._fingerprints: list[str] | None = None
 
     # --- building blocks ------------------------------------------------------------------
 
@@ -111,10 +116,11 @@ class _Trainer:
                ) -> Any:
         return self.backend.build_network(spec, state or init_state(spec, seed), self.device)
 
-    def _optimizer(self, config: Any, nets: Sequence[Any]) -> Any:
-        params = [p for net in nets for p in net.trainable_parameters()]
+    def _optimizer(self, name: str, config: Any, nets: Mapping[str, Any]) -> Any:
+        """The optimizer `name` over `nets` (by their checkpoint names, which key its state)."""
+        params = [p for net in nets.values() for p in net.trainable_parameters()]
         opt = self.backend.make_optimizer(config, params)
-        self._optimizers.append((opt, config.lr))
+        self._optimizers[name] = (opt, config.lr, dict(nets))
         return opt
 
     def native(self, x: Any) -> Array:
@@ -127,7 +133,7 @@ class _Trainer:
     def _set_learning_rates(self) -> None:
         factor = self.config.learning_rate_factor(self.step)
         if factor != self._lr_factor:
-            for opt, lr in self._optimizers:
+            for opt, lr, _ in self._optimizers.values():
                 self.backend.set_learning_rate(opt, lr * factor)
             self._lr_factor = factor
 
@@ -141,30 +147,107 @@ class _Trainer:
         """One generator update and its critic updates; returns native metrics."""
         raise NotImplementedError
 
-    def fit(self, steps: int | None = None) -> dict[str, float]:
-        """Train for `steps` generator steps (default: the config's); returns the last
-        logged metrics. Callbacks see every step; metrics are read back every `log_every`
-        steps and at the end, so the loop never waits on the device in between."""
-        total = self.config.steps if steps is None else steps
-        if not isinstance(total, int) or total < 1:
-            raise InvalidArgumentError(f"steps must be an int >= 1; received {total!r}")
+    def fit(self, steps: int | None = None, *, handle_signals: bool = True) -> dict[str, float]:
+        """Train until step ``config.steps`` (or for `steps` more steps); returns the last
+        logged metrics. A restored trainer (`restore`) continues where its run stopped.
+
+        Callbacks see every step; metrics are read back every ``log_every`` steps and at the
+        end, so the loop never waits on the device in between, and a nan or inf among them
+        stops training with a `NonFiniteError` naming the step. With `handle_signals`,
+        SIGINT and SIGTERM finish the current step, let the callbacks save (a checkpoint
+        callback writes one) and raise `TrainingStopped`. ``on_train_end`` runs in the
+        reverse order of the callbacks (the checkpoint, last in a run's list, is written
+        before anything else can fail).
+        """
+        target = self._target(steps)
         for cb in self.callbacks:
-            cb.on_train_begin(self, total)
-        last: dict[str, float] = {}
-        for i in range(total):
-            self._set_learning_rates()
-            metrics = self.train_step()
-            self.step += 1
-            logged = None
-            if self.step % self.config.log_every == 0 or i == total - 1:
-                logged = {"step": float(self.step), **self._to_floats(metrics)}
-                self.history.append(logged)
-                last = logged
+            cb.on_train_begin(self, target - self.step)
+        last = dict(self.history[-1]) if self.history else {}
+        try:
+            with stop_requests(handle_signals) as stop:
+                while self.step < target:
+                    self._set_learning_rates()
+                    metrics = self.train_step()
+                    self.step += 1
+                    logged = None
+                    if self.step % self.config.log_every == 0 or self.step == target:
+                        logged = {"step": float(self.step), **self._to_floats(metrics)}
+                        _check_finite_metrics(logged, self.step)
+                        self.history.append(logged)
+                        last = logged
+                    for cb in self.callbacks:
+                        cb.on_step_end(self, self.step, logged)
+                    if stop.signal is not None and self.step < target:
+                        for cb in self.callbacks:
+                            cb.on_stop(self, stop.signal)
+                        raise TrainingStopped(
+                            f"training stopped by {stop.name} at step {self.step} of {target}",
+                            step=self.step, signal=stop.signal)
+                for cb in reversed(self.callbacks):
+                    cb.on_train_end(self)
+        except BaseException as error:
             for cb in self.callbacks:
-                cb.on_step_end(self, self.step, logged)
-        for cb in self.callbacks:
-            cb.on_train_end(self)
+                cb.on_train_error(self, error)
+            raise
         return last
+
+    def _target(self, steps: int | None) -> int:
+        if steps is None:
+            if self.config.steps <= self.step:
+                raise InvalidArgumentError(
+                    f"the run is at step {self.step} of its {self.config.steps} steps: raise "
+                    f"config.steps (--steps) to train further; received steps=None"
+                )
+            return self.config.steps
+        if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+            raise InvalidArgumentError(f"steps must be an int >= 1; received {steps!r}")
+        return self.step + steps
+
+    # --- state: checkpoints and resume ------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """The loop's own state: step, logged history and the noise generator."""
+        return {"step": self.step, "history": [dict(h) for h in self.history],
+                "rng": generator_state(self.rng)}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.step = int(state["step"])
+        self.history = [dict(h) for h in state["history"]]
+        set_generator_state(self.rng, state["rng"])
+
+    def optimizers(self) -> dict[str, tuple[Any, dict[str, Any]]]:
+        """Each optimizer by name, with the networks it updates by their checkpoint names."""
+        return {name: (opt, nets) for name, (opt, _, nets) in self._optimizers.items()}
+
+    def stateful_parts(self) -> dict[str, Any]:
+        """The loop's other parts with state (data iterators, pools), by name."""
+        return {}
+
+    def datasets(self) -> list[Dataset]:
+        """The data the run trains on."""
+        return []
+
+    def data_fingerprints(self) -> list[str]:
+        """A hash of each of `datasets()` (computed once)."""
+        if self._fingerprints is None:
+            self._fingerprints = [_state.data_fingerprint(d) for d in self.datasets()]
+        return self._fingerprints
+
+    def restore(self, checkpoint: Any) -> None:
+        """Continue a run from a checkpoint (a `Checkpoint`, its folder or a run folder):
+        every network, the optimizers, random streams, data position, step and history. The
+        trainer must be built from the same architecture, data and config; a setting that
+        would change the run raises a `CheckpointError` naming it (``steps``, ``log_every``,
+        ``sample_every`` and ``checkpoint_every`` may change). A checkpoint of another
+        backend continues within the backends' parity tolerance."""
+        from gancore.training._checkpoint import Checkpoint, load_checkpoint
+
+        ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
+        state = ckpt.training_state()
+        _state.check_resumable(ckpt.meta, self, str(ckpt.path))
+        self.load_state(ckpt.arrays)
+        _state.restore(self, state)
+        self._lr_factor = float("nan")  # set the learning rates of the restored step
 
     def networks(self) -> dict[str, Any]:
         """The native networks by their checkpoint names."""
@@ -241,8 +324,9 @@ class GANTrainer(_Trainer):
         self.G_ema, self._ema_statistics_fresh = None, False
         if config.ema_decay is not None:
             self.G_ema = self._build(architecture.generator, 0, self.G.get_state())
-        self.opt_g = self._optimizer(config.generator_optimizer, [self.G])
-        self.opt_d = self._optimizer(config.critic_optimizer, [self.D])
+        self.opt_g = self._optimizer("generator", config.generator_optimizer,
+                                     {"generator": self.G})
+        self.opt_d = self._optimizer("critic", config.critic_optimizer, {"critic": self.D})
         post = self._clip if config.clip_value is not None else None
         if config.r1_final is not None and config.r1_penalty == 0:
             raise InvalidArgumentError(
@@ -448,6 +532,23 @@ class GANTrainer(_Trainer):
         super().load_state(arrays)
         self._ema_statistics_fresh = False
 
+    def state_dict(self) -> dict[str, Any]:
+        # A lazy R1 run logs the last penalised update's r1 on the updates between.
+        last = None if self._last_r1 is None else np.asarray(
+            self.ops.to_numpy(self._last_r1), np.float32)
+        return {**super().state_dict(), "last_r1": last}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        super().load_state_dict(state)
+        last = state.get("last_r1")
+        self._last_r1 = None if last is None else self.native(np.asarray(last, np.float32))
+
+    def stateful_parts(self) -> dict[str, Any]:
+        return {"batches": self._batches}
+
+    def datasets(self) -> list[Dataset]:
+        return [self.data]
+
     def networks(self) -> dict[str, Any]:
         nets = {"generator": self.G, "critic": self.D}
         if self.G_ema is not None:
@@ -485,10 +586,24 @@ class SGANTrainer(GANTrainer):
                 f"classes; received {data.name!r} with num_classes={data.num_classes}"
             )
         super().__init__(architecture, data, config, **kwargs)
-        self.labeled = data.subset(_balanced_indices(data, config.num_labeled, self._seeds[5]))
+        self.labeled_indices = _balanced_indices(data, config.num_labeled, self._seeds[5])
+        self.labeled = data.subset(self.labeled_indices)
         self._labeled_batches = iterate_batches(
             self.labeled, min(config.batch_size, len(self.labeled)), seed=self._seeds[6]
         )
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "labeled_indices": self.labeled_indices.copy()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        super().load_state_dict(state)
+        # The run's labelled subset, whatever this version would pick for the seed.
+        self.labeled_indices = np.asarray(state["labeled_indices"], np.int64)
+        self.labeled = self.data.subset(self.labeled_indices)
+        self._labeled_batches.dataset = self.labeled
+
+    def stateful_parts(self) -> dict[str, Any]:
+        return {**super().stateful_parts(), "labeled_batches": self._labeled_batches}
 
     def _critic_objective(self, inputs: Mapping[str, Array]) -> tuple[Array, Metrics]:
         ops = self.ops
@@ -579,6 +694,20 @@ class ImagePool:
                 out.append(image)
         return np.stack(out)
 
+    def state_dict(self) -> dict[str, Any]:
+        """The stored images (one array) and the random stream."""
+        images = np.stack(self.images) if self.images else np.zeros((0,), np.float32)
+        return {"images": images, "rng": generator_state(self.rng)}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        images = np.asarray(state["images"], np.float32)
+        if len(images) > self.size:
+            raise InvalidArgumentError(
+                f"the pool's state must hold at most {self.size} images; received {len(images)}"
+            )
+        self.images = [np.array(image) for image in images] if images.ndim > 1 else []
+        set_generator_state(self.rng, state["rng"])
+
 
 class CycleGANTrainer(_Trainer):
     """CycleGAN (Zhu et al. 2017): generators A→B and B→A, a critic per domain,
@@ -609,8 +738,10 @@ class CycleGANTrainer(_Trainer):
         self.G_ba = self._build(architecture.generator, self._seeds[2])
         self.D_a = self._build(architecture.critic, self._seeds[3])
         self.D_b = self._build(architecture.critic, self._seeds[4])
-        self.opt_g = self._optimizer(config.generator_optimizer, [self.G_ab, self.G_ba])
-        self.opt_d = self._optimizer(config.critic_optimizer, [self.D_a, self.D_b])
+        self.opt_g = self._optimizer("generator", config.generator_optimizer,
+                                     {"generator": self.G_ab, "generator_ba": self.G_ba})
+        self.opt_d = self._optimizer("critic", config.critic_optimizer,
+                                     {"critic_a": self.D_a, "critic": self.D_b})
         self._g_update = self.backend.make_update(self._generator_objective, self.opt_g,
                                                   compile=self.compile)
         self._d_update = self.backend.make_update(self._critic_objective, self.opt_d,
@@ -693,10 +824,26 @@ class CycleGANTrainer(_Trainer):
         return {"generator": self.G_ab, "generator_ba": self.G_ba, "critic_a": self.D_a,
                 "critic": self.D_b}
 
+    def stateful_parts(self) -> dict[str, Any]:
+        return {"batches_a": self._batches_a, "batches_b": self._batches_b,
+                "pool_a": self.pool_a, "pool_b": self.pool_b}
+
+    def datasets(self) -> list[Dataset]:
+        return [self.domain_a, self.domain_b]
+
     def specs(self) -> dict[str, NetworkSpec]:
         arch = self.architecture
         return {"generator": arch.generator, "generator_ba": arch.generator,
                 "critic_a": arch.critic, "critic": arch.critic}
+
+
+def _check_finite_metrics(metrics: Mapping[str, float], step: int) -> None:
+    for key, value in metrics.items():
+        if not np.isfinite(value):
+            raise NonFiniteError(
+                f"training diverged: {key} is {value} at step {step} (metrics are checked "
+                f"every log_every steps); no checkpoint was written from this state"
+            )
 
 
 def make_trainer(architecture: ArchitecturePair, data: Dataset | Sequence[Dataset],

@@ -82,8 +82,23 @@ class TensorFlowBackend:
         )
 
     def seed(self, seed: int) -> None:
-        """Seed TensorFlow's global generator (dropout masks, natively drawn noise)."""
+        """Seed TensorFlow's global generator and the backend's own (dropout masks)."""
+        from gancore_tensorflow import _random
+
         self.tf.random.set_seed(seed)
+        _random.seed(seed)
+
+    def random_state(self) -> dict[str, Any]:
+        """The backend's random stream (dropout masks) as arrays."""
+        from gancore_tensorflow import _random
+
+        return {"generator": _random.get_state()}
+
+    def set_random_state(self, state: Any) -> None:
+        """Restore a `random_state()`."""
+        from gancore_tensorflow import _random
+
+        _random.set_state(state["generator"])
 
     # --- training -----------------------------------------------------------------------
 
@@ -96,6 +111,17 @@ class TensorFlowBackend:
         from gancore_tensorflow._train import set_learning_rate
 
         set_learning_rate(optimizer, lr)
+
+    def optimizer_state(self, optimizer: Any) -> Any:
+        """The optimizer's state in gancore's neutral layout (see `gancore.Backend`)."""
+        from gancore_tensorflow._train import optimizer_state
+
+        return optimizer_state(optimizer)
+
+    def set_optimizer_state(self, optimizer: Any, state: Any) -> None:
+        from gancore_tensorflow._train import set_optimizer_state
+
+        set_optimizer_state(optimizer, state)
 
     def make_update(self, objective: Any, optimizer: Any, *, post: Any = None,
                     compile: bool = False) -> Any:

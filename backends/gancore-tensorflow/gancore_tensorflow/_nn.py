@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from gancore.nn import NetworkSpec, check_state, parameter_shapes, trainable_names
 from gancore.nn import _layers as L
+from gancore_tensorflow._random import generator
 
 __all__ = ["TensorFlowNetwork", "build_network", "to_native", "to_numpy"]
 
@@ -198,7 +199,11 @@ class _Activation(_Op):
 class _Dropout(_Op):
     def __call__(self, x: tf.Tensor, training: bool) -> tf.Tensor:
         if training and self.layer.rate > 0:
-            return tf.nn.dropout(x, self.layer.rate)
+            # Masks come from the backend's generator, whose state a checkpoint holds (the
+            # global-seed random ops keep theirs where nothing can save it).
+            rate = self.layer.rate
+            keep = generator().uniform(tf.shape(x), dtype=x.dtype) >= rate
+            return x * tf.cast(keep, x.dtype) * (1.0 / (1.0 - rate))
         return x
 
 
@@ -322,6 +327,22 @@ class TensorFlowNetwork(tf.Module):
     def trainable_parameters(self) -> list[tf.Variable]:
         """The trainable variables, in `gancore.nn.trainable_names(spec)` order."""
         return [self._entries[name][0] for name in self._trainable]
+
+    def trainable_names(self) -> list[str]:
+        """The canonical names of `trainable_parameters()`, in that order."""
+        return list(self._trainable)
+
+    def to_canonical(self, values: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
+        """Arrays shaped like `trainable_parameters()` (native layouts: optimizer moments,
+        say) by the parameters' canonical names, in the canonical layouts."""
+        return {name: np.ascontiguousarray(np.asarray(v).transpose(np.argsort(
+            self._entries[name][1]))) for name, v in zip(self._trainable, values, strict=True)}
+
+    def from_canonical(self, arrays: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        """The inverse of `to_canonical`: native-layout arrays in `trainable_parameters()`
+        order."""
+        return [np.ascontiguousarray(np.asarray(arrays[name]).transpose(self._entries[name][1]))
+                for name in self._trainable]
 
     def get_state(self) -> dict[str, np.ndarray]:
         """Parameters and buffers as float32 numpy arrays in the canonical names and layouts."""

@@ -11,6 +11,7 @@ import contextlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
 from gancore import InvalidArgumentError
@@ -108,6 +109,31 @@ def make_optimizer(config: Any, params: Sequence[tf.Variable]) -> _Optimizer:
 
 def set_learning_rate(optimizer: _Optimizer, lr: float) -> None:
     optimizer.lr.assign(lr)
+
+
+# gancore's neutral optimizer layout names the slots as torch does.
+_SLOTS = {"adam": ("exp_avg", "exp_avg_sq"), "rmsprop": ("square_avg",),
+          "sgd": ("momentum_buffer",)}
+
+
+def optimizer_state(optimizer: _Optimizer) -> dict[str, list[np.ndarray]]:
+    """``step`` (the optimizer's one count, for each parameter) and the slots of each
+    parameter in native layouts."""
+    step = float(optimizer.step.numpy())
+    out: dict[str, list[np.ndarray]] = {"step": [np.asarray(step, np.float64)
+                                                 for _ in optimizer.params]}
+    for name, values in zip(_SLOTS[optimizer.config.name], optimizer.slots, strict=True):
+        out[name] = [v.numpy().copy() for v in values]
+    return out
+
+
+def set_optimizer_state(optimizer: _Optimizer, state: Mapping[str, Sequence[Any]]) -> None:
+    """Load an `optimizer_state` (one count for all parameters: the largest given)."""
+    steps = [float(s) for s in state["step"]]
+    optimizer.step.assign(max(steps, default=0.0))
+    for name, values in zip(_SLOTS[optimizer.config.name], optimizer.slots, strict=True):
+        for var, value in zip(values, state[name], strict=True):
+            var.assign(np.asarray(value, np.float32))
 
 
 Objective = Callable[[Mapping[str, Any]], tuple[tf.Tensor, Mapping[str, tf.Tensor]]]

@@ -78,6 +78,19 @@ class TorchBackend:
         """Seed torch's own generators (dropout masks, natively drawn noise)."""
         self.torch.manual_seed(seed)
 
+    def random_state(self) -> dict[str, Any]:
+        """torch's generators (dropout masks) as arrays: the CPU's, and each CUDA device's
+        once CUDA is in use."""
+        from gancore_torch._train import random_state
+
+        return random_state()
+
+    def set_random_state(self, state: Any) -> None:
+        """Restore a `random_state()`."""
+        from gancore_torch._train import set_random_state
+
+        set_random_state(state)
+
     # --- training -----------------------------------------------------------------------
 
     def make_optimizer(self, config: Any, params: Any) -> Any:
@@ -89,6 +102,17 @@ class TorchBackend:
         from gancore_torch._train import set_learning_rate
 
         set_learning_rate(optimizer, lr)
+
+    def optimizer_state(self, optimizer: Any) -> Any:
+        """The optimizer's state in gancore's neutral layout (see `gancore.Backend`)."""
+        from gancore_torch._train import optimizer_state
+
+        return optimizer_state(optimizer)
+
+    def set_optimizer_state(self, optimizer: Any, state: Any) -> None:
+        from gancore_torch._train import set_optimizer_state
+
+        set_optimizer_state(optimizer, state)
 
     def make_update(self, objective: Any, optimizer: Any, *, post: Any = None,
                     compile: bool = False) -> Any:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,19 @@ class NativeNetwork(torch.nn.Module):
 
     def trainable_parameters(self) -> list[torch.nn.Parameter]:
         return [p for p in self.module.parameters() if p.requires_grad]
+
+    def trainable_names(self) -> list[str]:
+        """The module's names of `trainable_parameters()`, in that order."""
+        return [n for n, p in self.module.named_parameters() if p.requires_grad]
+
+    def to_canonical(self, values: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
+        """Arrays shaped like `trainable_parameters()` by the parameters' names (a native
+        module's layout is its own)."""
+        return {n: np.asarray(v) for n, v in zip(self.trainable_names(), values, strict=True)}
+
+    def from_canonical(self, arrays: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        """The inverse of `to_canonical`."""
+        return [np.asarray(arrays[n]) for n in self.trainable_names()]
 
     def get_state(self) -> dict[str, np.ndarray]:
         return {k: v.detach().cpu().numpy().copy() for k, v in self.module.state_dict().items()}

@@ -9,7 +9,7 @@ canonical parameters give the same numbers as the numpy reference. `to_native` a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -292,6 +292,22 @@ class TorchNetwork(nn.Module):
     def trainable_parameters(self) -> list[nn.Parameter]:
         """The trainable parameters, in `gancore.nn.trainable_names(spec)` order."""
         return [getattr(*self._entries[name][:2]) for name in self._trainable]
+
+    def trainable_names(self) -> list[str]:
+        """The canonical names of `trainable_parameters()`, in that order."""
+        return list(self._trainable)
+
+    def to_canonical(self, values: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
+        """Arrays shaped like `trainable_parameters()` (native layouts: optimizer moments,
+        say) by the parameters' canonical names, in the canonical layouts."""
+        return {name: np.ascontiguousarray(np.asarray(v).transpose(np.argsort(
+            self._entries[name][2]))) for name, v in zip(self._trainable, values, strict=True)}
+
+    def from_canonical(self, arrays: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        """The inverse of `to_canonical`: native-layout arrays in `trainable_parameters()`
+        order."""
+        return [np.ascontiguousarray(np.asarray(arrays[name]).transpose(self._entries[name][2]))
+                for name in self._trainable]
 
     def get_state(self) -> dict[str, np.ndarray]:
         """Parameters and buffers as float32 numpy arrays in the canonical names and layouts:

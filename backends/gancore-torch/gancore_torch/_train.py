@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 
 from gancore import InvalidArgumentError
@@ -51,6 +52,77 @@ def _fused_or_foreach(cls: type[torch.optim.Optimizer], params: list[torch.nn.Pa
 def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
     for group in optimizer.param_groups:
         group["lr"] = lr
+
+
+# gancore's neutral optimizer layout names the slots as torch does.
+_SLOTS = {torch.optim.Adam: ("exp_avg", "exp_avg_sq"), torch.optim.RMSprop: ("square_avg",),
+          torch.optim.SGD: ("momentum_buffer",)}
+
+
+def _params_and_slots(optimizer: torch.optim.Optimizer
+                      ) -> tuple[list[torch.nn.Parameter], tuple[str, ...]]:
+    slots = _SLOTS.get(type(optimizer))
+    if slots is None or len(optimizer.param_groups) != 1:
+        raise InvalidArgumentError(
+            f"optimizer must be one gancore made (Adam, RMSprop or SGD with one parameter "
+            f"group); received {type(optimizer).__name__}"
+        )
+    return list(optimizer.param_groups[0]["params"]), slots
+
+
+def optimizer_state(optimizer: torch.optim.Optimizer) -> dict[str, list[np.ndarray]]:
+    """``step`` and the slots of each parameter (native layouts, zeros before the first
+    update). SGD keeps no count: its ``step`` is 1 once the momentum buffer exists."""
+    params, slots = _params_and_slots(optimizer)
+    out: dict[str, list[np.ndarray]] = {"step": [], **{s: [] for s in slots}}
+    for p in params:
+        state = optimizer.state.get(p, {})
+        if "step" in state:
+            step = float(state["step"])
+        else:
+            step = 1.0 if state.get("momentum_buffer") is not None else 0.0
+        out["step"].append(np.asarray(step, np.float64))
+        for slot in slots:
+            value = state.get(slot)
+            out[slot].append(np.zeros(tuple(p.shape), np.float32) if value is None
+                             else value.detach().cpu().numpy().copy())
+    return out
+
+
+def set_optimizer_state(optimizer: torch.optim.Optimizer,
+                        state: Mapping[str, Sequence[np.ndarray]]) -> None:
+    """Load an `optimizer_state`; parameters at step 0 start fresh, as torch starts them."""
+    params, slots = _params_and_slots(optimizer)
+    new: dict[int, dict[str, torch.Tensor]] = {}
+    for i in range(len(params)):
+        step = float(state["step"][i])
+        if step == 0:
+            continue
+        entry = {s: torch.from_numpy(np.array(state[s][i], np.float32)) for s in slots}
+        if type(optimizer) is torch.optim.SGD:
+            if not optimizer.param_groups[0]["momentum"]:
+                continue
+        else:
+            # Loading casts 'step' to what the fused or foreach update keeps.
+            entry["step"] = torch.tensor(step, dtype=torch.float32)
+        new[i] = entry
+    groups = optimizer.state_dict()["param_groups"]
+    optimizer.load_state_dict({"state": new, "param_groups": groups})
+
+
+def random_state() -> dict[str, np.ndarray]:
+    state = {"cpu": torch.get_rng_state().numpy().copy()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = np.stack([s.numpy() for s in torch.cuda.get_rng_state_all()])
+    return state
+
+
+def set_random_state(state: Mapping[str, np.ndarray]) -> None:
+    torch.set_rng_state(torch.from_numpy(np.array(state["cpu"], np.uint8)))
+    if "cuda" in state and torch.cuda.is_available():
+        saved = np.asarray(state["cuda"], np.uint8)
+        if len(saved) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all([torch.from_numpy(s.copy()) for s in saved])
 
 
 class Update:
