@@ -109,13 +109,15 @@ _GP_ADAM = OptimizerConfig.adam(1e-4, 0.0, 0.9)
 def _recipes() -> dict[str, Recipe]:
     digits: dict[str, Any] = {"dataset": "digits"}
     base = TrainConfig(steps=2000, batch_size=64, log_every=50, sample_every=200,
-                       generator_optimizer=_DCGAN_ADAM, critic_optimizer=_DCGAN_ADAM)
+                       checkpoint_every=500, generator_optimizer=_DCGAN_ADAM,
+                       critic_optimizer=_DCGAN_ADAM)
     wgan_gp = attrs.evolve(base, loss="wasserstein", gradient_penalty=10.0, n_critic=5,
                            steps=1500, generator_optimizer=_GP_ADAM, critic_optimizer=_GP_ADAM)
     mixture = TrainConfig(
         steps=3000, batch_size=256, loss="nonsaturating", log_every=100,
         generator_optimizer=OptimizerConfig.adam(1e-3, 0.5, 0.999),
         critic_optimizer=OptimizerConfig.adam(1e-3, 0.5, 0.999), grid_size=2500,
+        checkpoint_every=1000,
     )
     # Measured in experiments/pacgan_tuning.md: small batches and a linear learning-rate
     # decay to 0 over the second half sharpen the modes; the R1 penalty balances them (a
@@ -128,7 +130,7 @@ def _recipes() -> dict[str, Recipe]:
     # 100-way categorical code (disjoint inputs for disjoint modes: no bridges of samples
     # between them) and the R1 gamma decays from 1 to 0.1 with the learning rate (a sharper
     # critic places the modes precisely once they are balanced).
-    grid = attrs.evolve(ring, steps=40000, r1_final=0.1)
+    grid = attrs.evolve(ring, steps=40000, r1_final=0.1, checkpoint_every=5000)
     items = [
         Recipe("dcgan", "DCGAN, non-saturating loss, on the 8x8 digits (the default)",
                "dcgan", config=base, **digits),

@@ -101,11 +101,6 @@ def resume(run_dir: str | os.PathLike[str], *, steps: int | None = None,
     if checkpoint_path is None:
         raise RunFolderError(f"{folder.path} has no checkpoint to resume from")
     checkpoint = load_checkpoint(checkpoint_path)
-    if rec.config.steps <= checkpoint.step:
-        raise InvalidArgumentError(
-            f"steps must be > {checkpoint.step}, the step of {checkpoint_path}, to resume "
-            f"(the run is finished at {rec.config.steps}); received {rec.config.steps}"
-        )
     return _execute(folder, rec, backend=backend or record.get("backend") or default_backend(),
                     device=device, progress=progress, compile=compile, keep=keep_checkpoints,
                     checkpoint=checkpoint, record=record)
@@ -157,6 +152,23 @@ def _execute(folder: RunFolder, rec: Recipe, *, backend: str, device: str, progr
                                callbacks=callbacks, compile=compile)
         if checkpoint is not None:
             trainer.restore(checkpoint)
+            if cfg.steps <= trainer.step:
+                if (record or {}).get("status") == "finished" or cfg.steps < trainer.step:
+                    raise InvalidArgumentError(
+                        f"steps must be > {trainer.step}, the step of {checkpoint.path}, to "
+                        f"resume (the run is finished at {cfg.steps}); received {cfg.steps}"
+                    )
+                # Stopped after its last checkpoint, before its samples and plots: make them.
+                checkpoints.saved_step = trainer.step
+                for cb in callbacks:
+                    cb.on_train_begin(trainer, 0)
+                for cb in reversed(callbacks):
+                    cb.on_train_end(trainer)
+                status = {**record, "settings": _settings_of(rec)} if record else {}
+                metrics = dict(trainer.history[-1]) if trainer.history else {}
+                return RunResult(trainer, out, metrics,
+                                 _finish(folder, status, trainer, time.perf_counter(),
+                                         "finished", metrics))
         seconds_before = float((record or {}).get("seconds", 0.0))
         status: dict[str, Any] = {"settings": _settings_of(rec), "recipe": rec.name,
                                   "backend": backend, "status": "running",

@@ -160,11 +160,11 @@ class _Trainer:
         before anything else can fail).
         """
         target = self._target(steps)
-        for cb in self.callbacks:
-            cb.on_train_begin(self, target - self.step)
         last = dict(self.history[-1]) if self.history else {}
         try:
             with stop_requests(handle_signals) as stop:
+                for cb in self.callbacks:
+                    cb.on_train_begin(self, target - self.step)
                 while self.step < target:
                     self._set_learning_rates()
                     metrics = self.train_step()
@@ -540,6 +540,8 @@ class GANTrainer(_Trainer):
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         super().load_state_dict(state)
+        # A checkpoint's EMA buffers are the standing statistics of its EMA weights.
+        self._ema_statistics_fresh = True
         last = state.get("last_r1")
         self._last_r1 = None if last is None else self.native(np.asarray(last, np.float32))
 

@@ -118,8 +118,11 @@ _SLOTS = {"adam": ("exp_avg", "exp_avg_sq"), "rmsprop": ("square_avg",),
 
 def optimizer_state(optimizer: _Optimizer) -> dict[str, list[np.ndarray]]:
     """``step`` (the optimizer's one count, for each parameter) and the slots of each
-    parameter in native layouts."""
+    parameter in native layouts. SGD's ``step`` is 1 once it has started, as torch tells
+    (its update only asks whether the momentum buffer exists)."""
     step = float(optimizer.step.numpy())
+    if optimizer.config.name == "sgd":
+        step = min(step, 1.0)
     out: dict[str, list[np.ndarray]] = {"step": [np.asarray(step, np.float64)
                                                  for _ in optimizer.params]}
     for name, values in zip(_SLOTS[optimizer.config.name], optimizer.slots, strict=True):
