@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -11,12 +13,24 @@ import numpy as np
 
 from gancore._errors import GancoreError, InvalidArgumentError
 from gancore.data._dataset import Dataset
+from gancore.data._limits import MAX_IMAGE_PIXELS, check_limit
 from gancore.data._resize import check_size, resize_images
 
 IMAGE_SUFFIXES = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
 )
 _PIL_MODES = {1: "L", 3: "RGB"}
+# The Pillow formats of IMAGE_SUFFIXES. Pillow recognises a file by its content, not its
+# name; naming the formats keeps out the ones that decode another size than their header
+# declares (ICO, ICNS) and the many exotic decoders.
+_PIL_FORMATS = ("BMP", "GIF", "JPEG", "PNG", "PPM", "TIFF", "WEBP")
+
+
+@functools.cache
+def _formats(image_module: Any) -> tuple[str, ...]:
+    # Those of this Pillow build (WEBP needs libwebp); init() registers every plugin.
+    image_module.init()
+    return tuple(name for name in _PIL_FORMATS if name in image_module.OPEN)
 
 
 def _import_pillow() -> Any:
@@ -30,14 +44,94 @@ def _import_pillow() -> Any:
     return Image
 
 
-def _read_image(image_module: Any, path: Path, mode: str) -> np.ndarray:
+def _read_image(
+    image_module: Any, path: Path, mode: str, max_pixels: int = MAX_IMAGE_PIXELS
+) -> np.ndarray:
+    """One image file as (H, W, C) float32 in `[-1, 1]`, C = 1 (`mode="L"`) or 3 ("RGB").
+
+    The pixel count is read from the header and checked against `max_pixels` before
+    anything is decoded. 8-bit images are converted by Pillow and mapped as
+    `x / 127.5 - 1`. Single-channel images of more depth are scaled by their real range
+    (greyscale, replicated to RGB for `mode="RGB"`): 16-bit integers ("I;16", and "I",
+    which must then hold values in [0, 65535]) by 65535; 32-bit floats ("F") must be finite
+    and in [0, 1]. Any problem raises `InvalidArgumentError` naming the file.
+    """
+    where = f"image {str(path)!r}"
     try:
-        with image_module.open(path) as image:
-            pixels = np.asarray(image.convert(mode), dtype=np.float32)
-    except (OSError, ValueError) as e:  # Pillow's UnidentifiedImageError is an OSError
-        raise InvalidArgumentError(f"cannot read image {str(path)!r}: {e}") from e
+        with warnings.catch_warnings():
+            # Pillow warns from 89 megapixels on; max_pixels is checked just below.
+            warnings.simplefilter("ignore", image_module.DecompressionBombWarning)
+            image = image_module.open(path, formats=_formats(image_module))
+    except image_module.DecompressionBombError as e:
+        raise InvalidArgumentError(
+            f"{where} has more pixels than Pillow allows: {e} (to read it, raise "
+            "PIL.Image.MAX_IMAGE_PIXELS as well as max_pixels)"
+        ) from None
+    except Exception as e:  # a corrupt file can fail in many ways; all mean the same
+        raise InvalidArgumentError(f"cannot read {where}: {type(e).__name__}: {e}") from e
+    with image:
+        _check_pixels(image.size, max_pixels, where)
+        try:
+            image.load()
+            _check_pixels(image.size, max_pixels, where)  # a decoder may change the size
+            if image.mode == "F" or image.mode.startswith("I"):
+                values = np.asarray(image)
+            else:
+                values = np.array(image.convert(mode), dtype=np.float32)
+        except InvalidArgumentError:
+            raise
+        except Exception as e:
+            raise InvalidArgumentError(f"cannot read {where}: {type(e).__name__}: {e}") from e
+        source_mode = image.mode
+    if source_mode == "F" or source_mode.startswith("I"):
+        pixels = _scale_deep(values, source_mode, where)
+        if mode == "RGB":
+            pixels = np.repeat(pixels, 3, axis=-1)
+        return pixels
+    # In place: one float32 array, no temporaries of its size.
+    values /= 127.5
+    values -= 1.0
     # Greyscale comes back (H, W); give it the channel axis NHWC needs.
-    return (pixels / 127.5 - 1.0).reshape(pixels.shape[0], pixels.shape[1], -1)
+    return values.reshape(values.shape[0], values.shape[1], -1)
+
+
+def _check_pixels(size: tuple[int, int], max_pixels: int, where: str) -> None:
+    width, height = size
+    if not 0 < width * height <= max_pixels:
+        raise InvalidArgumentError(
+            f"{where} must have between 1 and max_pixels={max_pixels} pixels; received "
+            f"{width} x {height} = {width * height} (pass a larger max_pixels to read it)"
+        )
+
+
+def _scale_deep(values: np.ndarray, mode: str, where: str) -> np.ndarray:
+    """A single-channel image of more than 8 bits, (H, W), as (H, W, 1) in `[-1, 1]`."""
+    if values.ndim != 2:
+        raise InvalidArgumentError(
+            f"{where} in mode {mode!r} must have one channel; received shape {values.shape}"
+        )
+    if mode == "F":
+        finite = np.isfinite(values)
+        if not finite.all():
+            raise InvalidArgumentError(
+                f"{where} must hold finite values; received {values.size - int(finite.sum())} "
+                f"nan or inf pixels among {values.size}"
+            )
+        low, high, top = float(values.min()), float(values.max()), 1.0
+    else:
+        low, high, top = int(values.min()), int(values.max()), 65535
+    if low < 0 or high > top:
+        kind = "a float image (mode 'F')" if mode == "F" else f"a 16-bit image (mode {mode!r})"
+        raise InvalidArgumentError(
+            f"{where} is {kind}, whose values must lie in [0, {top:g}]; received values in "
+            f"[{low:g}, {high:g}]"
+        )
+    # top / 2 is exact in float32 (32767.5, 0.5): 0 and top map to -1 and 1 exactly, and
+    # a 16-bit 257 * k to the same float as the 8-bit k (k / 127.5 - 1).
+    pixels = values.astype(np.float32)
+    pixels /= top / 2
+    pixels -= 1.0
+    return pixels[..., np.newaxis]
 
 
 def load_image_folder(
@@ -45,6 +139,8 @@ def load_image_folder(
     size: Sequence[int] = (64, 64),
     channels: int = 3,
     name: str | None = None,
+    *,
+    max_pixels: int = MAX_IMAGE_PIXELS,
 ) -> Dataset:
     """Load `root/<class name>/<image>` files as a labelled `Dataset`.
 
@@ -54,8 +150,15 @@ def load_image_folder(
     to `size = (height, width)` with `resize_images` (bilinear, antialiased when
     shrinking): (N, height, width, channels) in `[-1, 1]`. `name` defaults to the folder's
     name. Needs Pillow.
+
+    An image may have at most `max_pixels` pixels (default `MAX_IMAGE_PIXELS`, 2**26, e.g.
+    8192 x 8192; decoding costs about 20 bytes per pixel), read from its header before it
+    is decoded. 16-bit greyscale images are scaled by 65535 and float images ("F") must
+    hold finite values in [0, 1]. A file that cannot be decoded, or breaks a limit, raises
+    `InvalidArgumentError` naming it.
     """
     height, width = check_size(size)
+    max_pixels = check_limit(max_pixels, "max_pixels")
     if isinstance(channels, bool) or channels not in _PIL_MODES:
         raise InvalidArgumentError(f"channels must be 1 or 3; received {channels!r}")
     folder = Path(root)
@@ -81,7 +184,7 @@ def load_image_folder(
                 f"({', '.join(sorted(IMAGE_SUFFIXES))}); it holds none"
             )
         for file in files:
-            pixels = _read_image(image_module, file, _PIL_MODES[channels])
+            pixels = _read_image(image_module, file, _PIL_MODES[channels], max_pixels)
             images.append(resize_images(pixels[np.newaxis], (height, width))[0])
             labels.append(label)
     return Dataset(

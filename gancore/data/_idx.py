@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import gzip
+import math
 import os
+import stat
+import struct
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from gancore._errors import InvalidArgumentError
 from gancore.data._dataset import Dataset
+from gancore.data._limits import MAX_IDX_BYTES, check_limit
 
 # IDX type codes (third magic byte) -> big-endian numpy dtypes.
 _IDX_DTYPES: dict[int, np.dtype[Any]] = {
@@ -23,6 +27,8 @@ _IDX_DTYPES: dict[int, np.dtype[Any]] = {
     0x0E: np.dtype(">f8"),
 }
 _GZIP_MAGIC = b"\x1f\x8b"
+# Payloads are read (and gzip inflated) in pieces of this size.
+_CHUNK = 1 << 20
 
 FASHION_MNIST_CLASS_NAMES = (
     "T-shirt/top",
@@ -40,62 +46,136 @@ _DIGIT_NAMES = tuple(str(digit) for digit in range(10))
 _SPLIT_PREFIXES = {"train": "train", "test": "t10k"}
 
 
-def _read_bytes(path: Path) -> bytes:
+def _count(n: int) -> str:
+    # A header of 255 sizes can declare a number of 2,000 digits; print its magnitude.
+    return str(n) if n < 10**18 else f"more than 2**{n.bit_length() - 1}"
+
+
+def _read(stream: BinaryIO, size: int, where: str, gzipped: bool) -> bytes:
     try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise InvalidArgumentError(f"cannot read IDX file {str(path)!r}: {e}") from e
-    if not raw.startswith(_GZIP_MAGIC):
-        return raw
-    try:
-        return gzip.decompress(raw)
+        return stream.read(size)
     except (OSError, EOFError, zlib.error) as e:
-        raise InvalidArgumentError(
-            f"IDX file {str(path)!r} starts like gzip but does not decompress: {e}"
-        ) from e
+        raise _read_error(where, gzipped, e) from e
 
 
-def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read an IDX file (the MNIST format), gzip-compressed or not, into a numpy array.
+def _read_into(stream: BinaryIO, view: memoryview, where: str, gzipped: bool) -> int:
+    try:
+        return stream.readinto(view)  # type: ignore[attr-defined]
+    except (OSError, EOFError, zlib.error) as e:
+        raise _read_error(where, gzipped, e) from e
 
-    The header is checked: two zero bytes, a known type code, the number of dimensions and
-    each size (big-endian uint32); the payload must hold exactly that many values. Any
-    mismatch raises `InvalidArgumentError` naming the file. The array comes back in the
-    file's type (uint8 for MNIST), in native byte order.
+
+def _read_error(where: str, gzipped: bool, e: BaseException) -> InvalidArgumentError:
+    if gzipped:
+        return InvalidArgumentError(f"{where} starts like gzip but does not decompress: {e}")
+    return InvalidArgumentError(f"cannot read {where}: {e}")
+
+
+def _parse(
+    stream: BinaryIO, where: str, max_bytes: int, gzipped: bool, file_size: int | None
+) -> np.ndarray:
+    """Read one IDX array from `stream`, allocating only what the checked header declares.
+
+    `file_size` (raw files) lets a header that lies about the payload be refused before
+    any of it is read; a gzip stream is inflated in chunks, never past the declared size
+    plus the one byte that proves the payload longer than its header says.
     """
-    path = Path(path)
-    data = _read_bytes(path)
-    where = f"IDX file {str(path)!r}"
-    if len(data) < 4:
+    magic = _read(stream, 4, where, gzipped)
+    if len(magic) < 4:
         raise InvalidArgumentError(
-            f"{where} is truncated: 4 header bytes needed; received {len(data)} bytes"
+            f"{where} is truncated: 4 header bytes needed; received {len(magic)} bytes"
         )
-    if data[:2] != b"\x00\x00" or data[2] not in _IDX_DTYPES:
+    if magic[:2] != b"\x00\x00" or magic[2] not in _IDX_DTYPES:
         codes = ", ".join(f"0x{code:02X}" for code in _IDX_DTYPES)
         raise InvalidArgumentError(
             f"{where} has a bad magic number: it must be 00 00 <type> <ndim> with type in "
-            f"{codes}; received {data[:4].hex(' ')}"
+            f"{codes}; received {magic.hex(' ')}"
         )
-    dtype, ndim = _IDX_DTYPES[data[2]], data[3]
+    dtype, ndim = _IDX_DTYPES[magic[2]], magic[3]
     if ndim == 0:
         raise InvalidArgumentError(f"{where} must have at least 1 dimension; received 0")
     header = 4 + 4 * ndim
-    if len(data) < header:
+    sizes = _read(stream, 4 * ndim, where, gzipped)
+    if len(sizes) < 4 * ndim:
         raise InvalidArgumentError(
             f"{where} is truncated: its header needs {header} bytes for {ndim} dimensions; "
-            f"received {len(data)} bytes"
+            f"received {4 + len(sizes)} bytes"
         )
-    shape = tuple(int(size) for size in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if len(data) - header != expected:
-        problem = "truncated" if len(data) - header < expected else "longer than its header says"
+    shape = struct.unpack(f">{ndim}I", sizes)
+    # Python ints: 255 sizes of up to 2**32 - 1 overflow any fixed-width product.
+    expected = math.prod(shape) * dtype.itemsize
+    need = f"shape {shape} of {dtype.name} needs {_count(expected)} data bytes"
+    if file_size is not None and file_size - header != expected:
+        problem = "truncated" if file_size - header < expected else "longer than its header says"
+        raise InvalidArgumentError(f"{where} is {problem}: {need}; received {file_size - header}")
+    if expected > max_bytes:
         raise InvalidArgumentError(
-            f"{where} is {problem}: shape {shape} of {dtype.name} needs {expected} data "
-            f"bytes; received {len(data) - header}"
+            f"{where} is larger than max_bytes allows: its {need}; max_bytes allows at "
+            f"most {max_bytes} (pass a larger max_bytes to read it)"
         )
-    array = np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
-    # astype copies into native byte order and a writeable array that owns its memory.
-    return array.astype(dtype.newbyteorder("="))
+    # numpy also refuses a shape whose non-zero sizes multiply past its index type, even
+    # when another size is 0: say so rather than let reshape fail.
+    if math.prod(max(size, 1) for size in shape) * dtype.itemsize > np.iinfo(np.intp).max:
+        raise InvalidArgumentError(
+            f"{where} declares shape {shape}: the product of its non-zero sizes times "
+            f"{dtype.itemsize} bytes must be at most {np.iinfo(np.intp).max}"
+        )
+    buffer = np.empty(expected, dtype=np.uint8)
+    view = buffer.data  # a memoryview of its bytes
+    filled = 0
+    while filled < expected:
+        got = _read_into(stream, view[filled : filled + _CHUNK], where, gzipped)
+        if not got:
+            raise InvalidArgumentError(f"{where} is truncated: {need}; received {filled}")
+        filled += got
+    if _read(stream, 1, where, gzipped):
+        raise InvalidArgumentError(
+            f"{where} is longer than its header says: {need}; received more than {expected}"
+        )
+    array = buffer.view(dtype)
+    if not dtype.isnative:  # swap in place: the result owns its memory, no second copy
+        array = array.byteswap(inplace=True).view(dtype.newbyteorder("="))
+    array = array.reshape(shape)
+    # min and max propagate nan and inf: two passes, no temporary array.
+    if dtype.kind == "f" and array.size and not np.isfinite([array.min(), array.max()]).all():
+        bad = int(array.size - np.count_nonzero(np.isfinite(array)))
+        raise InvalidArgumentError(
+            f"{where} must hold finite values; received {bad} nan or inf values among {array.size}"
+        )
+    return array
+
+
+def read_idx(path: str | os.PathLike[str], *, max_bytes: int = MAX_IDX_BYTES) -> np.ndarray:
+    """Read an IDX file (the MNIST format), gzip-compressed or not, into a numpy array.
+
+    The header is checked: two zero bytes, a known type code, the number of dimensions and
+    each size (big-endian uint32); the payload must hold exactly that many values, at most
+    `max_bytes` bytes (default `MAX_IDX_BYTES`, 1 GiB; MNIST's train images are 47 MB).
+    The declared size is checked before anything is allocated, and a gzip file is inflated
+    in chunks, never past its declared size: a small file that inflates to gigabytes costs
+    no more memory than its header admits. Float files (types 0x0D, 0x0E) must hold finite
+    values. Any problem raises `InvalidArgumentError` naming the file. The array comes back
+    in the file's type (uint8 for MNIST), in native byte order.
+    """
+    max_bytes = check_limit(max_bytes, "max_bytes")
+    path = Path(path)
+    where = f"IDX file {str(path)!r}"
+    try:
+        file = path.open("rb")
+    except OSError as e:
+        raise InvalidArgumentError(f"cannot read {where}: {e}") from e
+    with file:
+        try:
+            # peek, not seek: a pipe can be read too.
+            gzipped = file.peek(2)[:2] == _GZIP_MAGIC
+            info = os.fstat(file.fileno())
+        except OSError as e:
+            raise InvalidArgumentError(f"cannot read {where}: {e}") from e
+        if not gzipped:
+            size = info.st_size if stat.S_ISREG(info.st_mode) else None
+            return _parse(file, where, max_bytes, False, size)
+        with gzip.GzipFile(fileobj=file, mode="rb") as stream:
+            return _parse(stream, where, max_bytes, True, None)  # type: ignore[arg-type]
 
 
 def load_idx(
@@ -104,33 +184,49 @@ def load_idx(
     name: str = "idx",
     *,
     class_names: tuple[str, ...] | None = None,
+    max_bytes: int = MAX_IDX_BYTES,
 ) -> Dataset:
     """Load IDX images (N, H, W) uint8, and optionally their labels, as a `Dataset`.
 
     Pixels are mapped to `[-1, 1]` as `x / 127.5 - 1` and a channel axis is added:
     `(N, H, W, 1)`. Labels (N,) uint8 become int64; `num_classes` is `len(class_names)`
-    when names are given, else `max(label) + 1`.
+    when names are given (labels must then lie in `[0, len(class_names))`), else
+    `max(label) + 1`. `max_bytes` bounds each file's payload, as in `read_idx`.
     """
-    images = read_idx(images_path)
+    images = read_idx(images_path, max_bytes=max_bytes)
     if images.dtype != np.uint8 or images.ndim != 3:
         raise InvalidArgumentError(
             f"IDX images in {str(images_path)!r} must be uint8 of shape (N, H, W); "
             f"received {images.dtype} of shape {images.shape}"
         )
+    if 0 in images.shape:
+        raise InvalidArgumentError(
+            f"IDX images in {str(images_path)!r} must have N, H and W > 0; "
+            f"received shape {images.shape}"
+        )
     labels = None
     if labels_path is not None:
-        labels = read_idx(labels_path)
+        labels = read_idx(labels_path, max_bytes=max_bytes)
         if labels.dtype != np.uint8 or labels.shape != images.shape[:1]:
             raise InvalidArgumentError(
                 f"IDX labels in {str(labels_path)!r} must be uint8 of shape "
                 f"({len(images)},), one per image; received {labels.dtype} of shape "
                 f"{labels.shape}"
             )
+        if class_names is not None and int(labels.max()) >= len(class_names):
+            raise InvalidArgumentError(
+                f"IDX labels in {str(labels_path)!r} must lie in [0, {len(class_names)}) "
+                f"for {len(class_names)} classes; received values up to {int(labels.max())}"
+            )
     # Without names, leave num_classes to Dataset's default (max label + 1).
     named = {} if class_names is None else {"num_classes": len(class_names)}
+    # In place: one float32 copy of the images, not three.
+    pixels = images.astype(np.float32)
+    pixels /= 127.5
+    pixels -= 1.0
     return Dataset(
         name=name,
-        images=(images.astype(np.float32) / 127.5 - 1.0)[..., np.newaxis],
+        images=pixels[..., np.newaxis],
         labels=labels,
         class_names=class_names,
         **named,
@@ -148,7 +244,11 @@ def _find(folder: Path, stem: str) -> Path:
 
 
 def _load_mnist_format(
-    folder: str | os.PathLike[str], split: str, name: str, class_names: tuple[str, ...]
+    folder: str | os.PathLike[str],
+    split: str,
+    name: str,
+    class_names: tuple[str, ...],
+    max_bytes: int,
 ) -> Dataset:
     if split not in _SPLIT_PREFIXES:
         raise InvalidArgumentError(f"split must be one of 'train', 'test'; received {split!r}")
@@ -163,25 +263,37 @@ def _load_mnist_format(
         _find(folder, f"{prefix}-labels-idx1-ubyte"),
         name,
         class_names=class_names,
+        max_bytes=max_bytes,
     )
 
 
-def load_mnist(folder: str | os.PathLike[str], split: str = "test", name: str = "mnist") -> Dataset:
+def load_mnist(
+    folder: str | os.PathLike[str],
+    split: str = "test",
+    name: str = "mnist",
+    *,
+    max_bytes: int = MAX_IDX_BYTES,
+) -> Dataset:
     """MNIST from its original IDX files in `folder`: (N, 28, 28, 1) in `[-1, 1]`, 10 classes.
 
     `split="test"` reads `t10k-images-idx3-ubyte` and `t10k-labels-idx1-ubyte`,
-    `split="train"` the `train-` pair; each may be gzip-compressed (`.gz`).
-    Nothing is downloaded.
+    `split="train"` the `train-` pair; each may be gzip-compressed (`.gz`). `max_bytes`
+    bounds each file's payload, as in `read_idx`. Nothing is downloaded.
     """
-    return _load_mnist_format(folder, split, name, _DIGIT_NAMES)
+    return _load_mnist_format(folder, split, name, _DIGIT_NAMES, max_bytes)
 
 
 def load_fashion_mnist(
-    folder: str | os.PathLike[str], split: str = "test", name: str = "fashion_mnist"
+    folder: str | os.PathLike[str],
+    split: str = "test",
+    name: str = "fashion_mnist",
+    *,
+    max_bytes: int = MAX_IDX_BYTES,
 ) -> Dataset:
     """Fashion-MNIST from its IDX files in `folder` (the same file names as MNIST).
 
     Returns (N, 28, 28, 1) images in `[-1, 1]` and 10 named classes
-    (`FASHION_MNIST_CLASS_NAMES`). Nothing is downloaded.
+    (`FASHION_MNIST_CLASS_NAMES`). `max_bytes` bounds each file's payload, as in
+    `read_idx`. Nothing is downloaded.
     """
-    return _load_mnist_format(folder, split, name, FASHION_MNIST_CLASS_NAMES)
+    return _load_mnist_format(folder, split, name, FASHION_MNIST_CLASS_NAMES, max_bytes)
