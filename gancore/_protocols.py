@@ -62,3 +62,23 @@ class Backend(Protocol):
     @classmethod
     def describe(cls) -> Any:
         """A `BackendInfo` from package metadata, without importing the framework."""
+
+    # What checkpoints and resume need from a backend that trains (the trainer calls these
+    # beside building networks and compiled updates):
+
+    def optimizer_state(self, optimizer: Any) -> Mapping[str, list[Any]]:
+        """The optimizer's state as lists aligned with its parameters, in native layouts:
+        ``step`` (per parameter; SGD: 1 once its momentum buffer exists) and the slots,
+        named as torch names them (Adam ``exp_avg``, ``exp_avg_sq``; RMSprop
+        ``square_avg``; SGD ``momentum_buffer``), zeros before the first update. The core
+        converts them to the canonical layouts with each network's ``to_canonical``."""
+
+    def set_optimizer_state(self, optimizer: Any, state: Mapping[str, list[Any]]) -> None:
+        """Load an `optimizer_state` (native layouts): the next update is the one the saving
+        optimizer would have made."""
+
+    def random_state(self) -> Mapping[str, Any]:
+        """The framework's own random streams (dropout masks) as numpy arrays."""
+
+    def set_random_state(self, state: Mapping[str, Any]) -> None:
+        """Restore a `random_state` of this backend."""
