@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from gancore.nn._init import (
     buffer_names,
+    canonical_arrays,
     check_state,
     init_state,
+    native_arrays,
     parameter_shapes,
     trainable_names,
 )
@@ -62,11 +64,13 @@ __all__ = [
     "Reshape",
     "Upsample",
     "buffer_names",
+    "canonical_arrays",
     "check_state",
     "forward_numpy",
     "forward_numpy_training",
     "init_state",
     "layer_from_dict",
+    "native_arrays",
     "parameter_shapes",
     "sequential",
     "trainable_names",

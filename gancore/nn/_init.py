@@ -8,7 +8,8 @@ BatchNorm buffers `<node>.running_mean`, `<node>.running_var`. All float32.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -16,7 +17,8 @@ from gancore._errors import InvalidArgumentError
 from gancore.nn._layers import ParamSpec
 from gancore.nn._spec import NetworkSpec
 
-__all__ = ["buffer_names", "check_state", "init_state", "parameter_shapes", "trainable_names"]
+__all__ = ["buffer_names", "canonical_arrays", "check_state", "init_state", "native_arrays",
+           "parameter_shapes", "trainable_names"]
 
 
 def _param_specs(spec: NetworkSpec) -> list[tuple[str, ParamSpec]]:
@@ -104,3 +106,20 @@ def check_state(
             )
         out[name] = value
     return out
+
+
+def canonical_arrays(names: Sequence[str], perms: Mapping[str, Sequence[int]],
+                     values: Sequence[Any]) -> dict[str, np.ndarray]:
+    """Arrays in a backend's native layouts (``perms[name]``: the permutation from the
+    canonical layout to the native one), one per name, by name in the canonical layouts:
+    what a backend's network does for the arrays shaped like its parameters (optimizer
+    moments)."""
+    return {name: np.ascontiguousarray(np.asarray(v).transpose(np.argsort(perms[name])))
+            for name, v in zip(names, values, strict=True)}
+
+
+def native_arrays(names: Sequence[str], perms: Mapping[str, Sequence[int]],
+                  arrays: Mapping[str, Any]) -> list[np.ndarray]:
+    """The inverse of `canonical_arrays`: native-layout arrays in `names` order."""
+    return [np.ascontiguousarray(np.asarray(arrays[name]).transpose(perms[name]))
+            for name in names]

@@ -17,7 +17,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gancore.nn import NetworkSpec, check_state, parameter_shapes, trainable_names
+from gancore.nn import (
+    NetworkSpec,
+    canonical_arrays,
+    check_state,
+    native_arrays,
+    parameter_shapes,
+    trainable_names,
+)
 from gancore.nn import _layers as L
 
 __all__ = ["TorchNetwork", "build_network", "to_native", "to_numpy"]
@@ -274,6 +281,7 @@ class TorchNetwork(nn.Module):
             perm = op.layouts.get(suffix, tuple(range(len(shape))))
             self._entries[name] = (op, suffix, perm)
         self._trainable = trainable_names(spec)
+        self._perms = {name: entry[2] for name, entry in self._entries.items()}
         self.set_state(state)
 
     def forward(self, *inputs: torch.Tensor, training: bool = False) -> torch.Tensor:
@@ -300,14 +308,12 @@ class TorchNetwork(nn.Module):
     def to_canonical(self, values: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
         """Arrays shaped like `trainable_parameters()` (native layouts: optimizer moments,
         say) by the parameters' canonical names, in the canonical layouts."""
-        return {name: np.ascontiguousarray(np.asarray(v).transpose(np.argsort(
-            self._entries[name][2]))) for name, v in zip(self._trainable, values, strict=True)}
+        return canonical_arrays(self._trainable, self._perms, values)
 
     def from_canonical(self, arrays: Mapping[str, np.ndarray]) -> list[np.ndarray]:
         """The inverse of `to_canonical`: native-layout arrays in `trainable_parameters()`
         order."""
-        return [np.ascontiguousarray(np.asarray(arrays[name]).transpose(self._entries[name][2]))
-                for name in self._trainable]
+        return native_arrays(self._trainable, self._perms, arrays)
 
     def get_state(self) -> dict[str, np.ndarray]:
         """Parameters and buffers as float32 numpy arrays in the canonical names and layouts:
