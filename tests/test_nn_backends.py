@@ -158,10 +158,29 @@ def categorical_generator(dropout: float = 0.0) -> NetworkSpec:
     )
 
 
+def transposed_paths(dropout: float = 0.0) -> NetworkSpec:
+    """Transposed convolutions through each of the kernels TensorFlow picks from (a VALID
+    one cropped, "SAME" directly and mirrored, explicit padding), on non-square maps."""
+    return sequential(
+        "transposed_paths",
+        (1, 2, 128),
+        [ConvTranspose2D(8, 5, stride=2, padding=1),  # no SAME size: VALID, cropped
+         BatchNorm(), Activation("relu"),
+         ConvTranspose2D(8, 3, stride=2, padding=1, output_padding=1),  # SAME, mirrored
+         ConvTranspose2D(8, 3, stride=1, padding=1),  # SAME
+         Activation("tanh"),
+         ConvTranspose2D(8, 4, stride=2, padding=1),  # SAME
+         ConvTranspose2D(8, 3, stride=2, output_padding=1),  # output padding past padding
+         Conv2D(8, 3, stride=3), Activation("tanh"),
+         ConvTranspose2D(2, 3, stride=2, padding=1, output_padding=1)],  # explicit padding
+        init="glorot",
+    )
+
+
 SPECS: dict[str, Callable[..., NetworkSpec]] = {
     f.__name__: f
     for f in (dcgan_generator, critic, conditional_generator, conditional_critic, unet, sequences,
-              categorical_generator)
+              categorical_generator, transposed_paths)
 }
 
 
