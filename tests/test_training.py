@@ -410,3 +410,49 @@ def test_bad_training_setups_raise_clear_errors() -> None:
             CycleGANTrainer(cyclegan(SMALL.shape, base_filters=4, depth=2), SMALL,
                             inverted(SMALL), TrainConfig(algorithm="cyclegan", **{penalty: 1.0}),
                             backend=name)
+
+
+class _SameNoiseTwice(GANTrainer):
+    """The generator step draws nothing: it takes the noise and labels of the step's last
+    critic update, as `reuse_fakes` does, but runs the generator again."""
+
+    def critic_inputs(self) -> dict[str, Any]:
+        self._last_inputs = super().critic_inputs()
+        return self._last_inputs
+
+    def generator_inputs(self) -> dict[str, Any]:
+        inputs = {"z": self._last_inputs["z"]}
+        if self.conditional:
+            inputs["labels"] = self._last_inputs["labels"]
+        return inputs
+
+
+@pytest.mark.parametrize("case", ["nonsaturating", "cgan-r1", "wgan-gp", "pacgan-lazy-r1",
+                                  "pacgan", "wgan-clip"])
+def test_reusing_the_critics_fakes_is_redrawing_the_same_noise(backend: Any, case: str) -> None:
+    arch, data, config = CASES[case]
+    config = attrs.evolve(config, steps=3, log_every=1)
+    reused = make_trainer(arch(), data(), attrs.evolve(config, reuse_fakes=True),
+                          backend=backend.name)
+    reused.fit()
+    redrawn = _SameNoiseTwice(arch(), data(), config, backend=backend.name)
+    redrawn.fit()
+    for name in ("generator", "critic"):
+        got, want = reused.networks()[name].get_state(), redrawn.networks()[name].get_state()
+        for param, value in want.items():
+            if "running" in param and name == "generator":
+                continue  # reused fakes pass the generator's batch norms once, not twice
+            np.testing.assert_allclose(got[param], value, rtol=1e-5, atol=1e-6,
+                                       err_msg=f"{name}.{param}")
+    assert [h.keys() for h in reused.history] == [h.keys() for h in redrawn.history]
+    for a, b in zip(reused.history, redrawn.history, strict=True):
+        np.testing.assert_allclose([a[k] for k in a], [b[k] for k in a], rtol=1e-5, atol=1e-6)
+
+
+def test_reuse_fakes_is_refused_where_the_step_has_no_such_option() -> None:
+    load_backend("torch")
+    with pytest.raises(gancore.InvalidArgumentError, match=r"reuse_fakes must be False for "
+                                                           r"CycleGANTrainer"):
+        _train("cyclegan", "torch", reuse_fakes=True)
+    with pytest.raises(gancore.InvalidArgumentError, match="reuse_fakes must be False for SGAN"):
+        _train("sgan", "torch", reuse_fakes=True)

@@ -8,7 +8,7 @@ import attrs
 
 from gancore._errors import InvalidArgumentError
 
-__all__ = ["ALGORITHMS", "OptimizerConfig", "TrainConfig"]
+__all__ = ["ALGORITHMS", "MAX_SEED", "OptimizerConfig", "TrainConfig"]
 
 ALGORITHMS = ("gan", "sgan", "cyclegan")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
@@ -40,6 +40,22 @@ def _non_negative_int(inst: Any, attribute: attrs.Attribute, value: Any) -> None
         raise InvalidArgumentError(f"'{attribute.name}' must be an int >= 0: {value!r}")
 
 
+#: Largest seed: torch, TensorFlow and numpy all take seeds of 64 bits.
+MAX_SEED = 2**64 - 1
+
+
+def _seed(inst: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_SEED:
+        raise InvalidArgumentError(
+            f"'{attribute.name}' must be an int in [0, 2**64 - 1]: {value!r}"
+        )
+
+
+def _name(inst: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if not isinstance(value, str) or not value:
+        raise InvalidArgumentError(f"'{attribute.name}' must be a non-empty str: {value!r}")
+
+
 def _one_of(options: tuple[str, ...]) -> Any:
     def check(inst: Any, attribute: attrs.Attribute, value: Any) -> None:
         if value not in options:
@@ -50,6 +66,8 @@ def _one_of(options: tuple[str, ...]) -> Any:
 
 
 def _from_dict(cls: type, data: dict[str, Any], what: str) -> Any:
+    if not isinstance(data, dict):
+        raise InvalidArgumentError(f"{what} must be a table of settings; received {data!r}")
     names = {f.name for f in attrs.fields(cls)}
     unknown = sorted(set(data) - names)
     if unknown:
@@ -97,6 +115,14 @@ def _optimizer(value: Any) -> OptimizerConfig:
     return OptimizerConfig.from_dict(value) if isinstance(value, dict) else value
 
 
+def _is_optimizer(inst: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if not isinstance(value, OptimizerConfig):
+        raise InvalidArgumentError(
+            f"'{attribute.name}' must be an OptimizerConfig or a table of its settings: "
+            f"{value!r}"
+        )
+
+
 @attrs.frozen
 class TrainConfig:
     """Everything about a training run except the networks and the data.
@@ -113,19 +139,24 @@ class TrainConfig:
     modes early, a sharper one that places them precisely late. ``ema_decay`` keeps an
     exponential moving average of the generator's weights, which samples and checkpoints
     use; its BatchNorm statistics are its own standing statistics (`standing_statistics`),
-    recomputed whenever it is sampled after its weights moved.
+    recomputed whenever it is sampled after its weights moved. ``reuse_fakes`` lets the
+    generator update train on the fakes of the last critic update (their noise and labels),
+    as the PyTorch DCGAN example does, instead of drawing new noise: the same gradients as
+    redrawing that noise, one generator forward pass fewer per step (the generator's
+    batch-norm buffers then see each batch once).
     """
 
     algorithm: str = attrs.field(default="gan", validator=_one_of(ALGORITHMS))
-    loss: str = "nonsaturating"
+    loss: str = attrs.field(default="nonsaturating", validator=_name)
     steps: int = attrs.field(default=2000, validator=_positive_int)
     batch_size: int = attrs.field(default=64, validator=_positive_int)
     n_critic: int = attrs.field(default=1, validator=_positive_int)
-    seed: int = attrs.field(default=0, validator=_non_negative_int)
+    seed: int = attrs.field(default=0, validator=_seed)
     generator_optimizer: OptimizerConfig = attrs.field(
-        factory=OptimizerConfig, converter=_optimizer
+        factory=OptimizerConfig, converter=_optimizer, validator=_is_optimizer
     )
-    critic_optimizer: OptimizerConfig = attrs.field(factory=OptimizerConfig, converter=_optimizer)
+    critic_optimizer: OptimizerConfig = attrs.field(factory=OptimizerConfig, converter=_optimizer,
+                                                    validator=_is_optimizer)
     gradient_penalty: float = attrs.field(default=0.0, validator=_non_negative)
     one_sided_penalty: bool = False
     r1_penalty: float = attrs.field(default=0.0, validator=_non_negative)
@@ -141,6 +172,7 @@ class TrainConfig:
     ema_decay: float | None = attrs.field(
         default=None, validator=attrs.validators.optional(_unit)
     )
+    reuse_fakes: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
     lr_schedule: str = attrs.field(default="constant", validator=_one_of(SCHEDULES))
     decay_start: float = attrs.field(default=0.5, validator=_unit)
     cycle_weight: float = attrs.field(default=10.0, validator=_non_negative)

@@ -8,6 +8,7 @@ backend.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -58,15 +59,15 @@ def resolve_loss(name: str) -> Any:
     return loss
 
 
-def _reject_penalties(trainer: str, config: TrainConfig) -> None:
-    """The penalties belong to GANTrainer's critic step; other algorithms must not drop them
-    silently."""
-    for name in ("gradient_penalty", "r1_penalty"):
+def _reject_gan_options(trainer: str, config: TrainConfig) -> None:
+    """The penalties and the reuse of fakes belong to GANTrainer's critic step; other
+    algorithms must not drop them silently."""
+    for name in ("gradient_penalty", "r1_penalty", "reuse_fakes"):
         value = getattr(config, name, 0)
         if value:
             raise InvalidArgumentError(
-                f"{name} must be 0 for {trainer} (its critic step has no penalty); "
-                f"received {value}"
+                f"{name} must be {False if name == 'reuse_fakes' else 0} for {trainer} (its "
+                f"steps have no such option); received {value}"
             )
 
 
@@ -349,6 +350,24 @@ class GANTrainer(_Trainer):
                                                   compile=self.compile)
         self._g_update = self.backend.make_update(self._generator_objective, self.opt_g,
                                                   compile=self.compile)
+        # reuse_fakes: the last critic update of a step and the generator update run as one,
+        # the generator's forward pass kept from the first for the second.
+        self._joint: dict[bool, Any] = {}
+        if config.reuse_fakes:
+            if not hasattr(self.backend, "make_joint_update"):
+                raise GancoreError(
+                    f"backend {self.backend.name!r} cannot reuse the critic's fakes (it has "
+                    f"no make_joint_update); set reuse_fakes=False"
+                )
+            gammas = {False: None if config.r1_interval == 1 else
+                      config.r1_interval * config.r1_penalty}
+            if self._d_update_lazy is not None:
+                gammas[True] = 0.0
+            for off, gamma in gammas.items():
+                self._joint[off] = self.backend.make_joint_update(
+                    functools.partial(self._critic_objective, r1_weight=gamma, keep_fakes=True),
+                    self.opt_d, self._generator_objective_on, self.opt_g, post=post,
+                    compile=self.compile)
         self._batches = iterate_batches(
             data, config.batch_size * architecture.packing, seed=self._seeds[3]
         )
@@ -404,17 +423,21 @@ class GANTrainer(_Trainer):
             return x
         return self.ops.reshape(x, (-1, self.ops.shape(x)[-1] * m))
 
-    def _critic_objective(self, inputs: Mapping[str, Array], r1_weight: float | None = None
-                          ) -> tuple[Array, Metrics]:
+    def _critic_objective(self, inputs: Mapping[str, Array], r1_weight: float | None = None,
+                          keep_fakes: bool = False) -> Any:
         """The critic's loss on one batch; ``r1_weight`` overrides the R1 penalty's gamma
-        (0: no penalty, the off-steps of a lazy R1)."""
+        (0: no penalty, the off-steps of a lazy R1). With `keep_fakes` the fakes are made
+        with the generator's graph and returned third, for `_generator_objective_on`."""
         ops, cfg = self.ops, self.config
         gamma = cfg.r1_penalty if r1_weight is None else r1_weight
         cond = (inputs["labels"],) if self.conditional else ()
-        with self.backend.no_grad():
-            fake = self.G(inputs["z"], *cond, training=True)
+        if keep_fakes:
+            made = self.G(inputs["z"], *cond, training=True)
+        else:
+            with self.backend.no_grad():
+                made = self.G(inputs["z"], *cond, training=True)
         real = self._pack(inputs["x"])
-        fake = self._pack(ops.stop_gradient(fake))
+        fake = self._pack(ops.stop_gradient(made))
 
         def critic(v: Array) -> Array:
             return self.D(v, *cond, training=True)
@@ -446,12 +469,19 @@ class GANTrainer(_Trainer):
             loss = loss + r1
             # Logged at the config's gamma, whatever a lazy step weighs it by.
             metrics["r1"] = r1 if gamma == cfg.r1_penalty else r1 * (cfg.r1_penalty / gamma)
-        return loss, {k: ops.stop_gradient(v) for k, v in metrics.items()}
+        metrics = {k: ops.stop_gradient(v) for k, v in metrics.items()}
+        return (loss, metrics, {"fake": made}) if keep_fakes else (loss, metrics)
 
     def _generator_objective(self, inputs: Mapping[str, Array]) -> tuple[Array, Metrics]:
         cond = (inputs["labels"],) if self.conditional else ()
-        fake = self._pack(self.G(inputs["z"], *cond, training=True))
-        loss = self.loss.generator_loss(self.D(fake, *cond, training=True))
+        return self._generator_objective_on(
+            inputs, {"fake": self.G(inputs["z"], *cond, training=True)})
+
+    def _generator_objective_on(self, inputs: Mapping[str, Array], carry: Mapping[str, Array]
+                                ) -> tuple[Array, Metrics]:
+        """The generator's loss on fakes made from `inputs` (their labels, if conditional)."""
+        cond = (inputs["labels"],) if self.conditional else ()
+        loss = self.loss.generator_loss(self.D(self._pack(carry["fake"]), *cond, training=True))
         return loss, {"g_loss": self.ops.stop_gradient(loss)}
 
     def critic_inputs(self) -> dict[str, Array]:
@@ -486,14 +516,17 @@ class GANTrainer(_Trainer):
         for i in range(cfg.n_critic):
             # Counted from the step, so a resumed run keeps the lazy R1's phase.
             update = self.step * cfg.n_critic + i
-            if self._d_update_lazy is not None and update % cfg.r1_interval:
-                d_metrics = {**self._d_update_lazy(self.critic_inputs())}
-                if self._last_r1 is not None:
-                    d_metrics["r1"] = self._last_r1
+            off = bool(self._d_update_lazy is not None and update % cfg.r1_interval)
+            if self._joint and i == cfg.n_critic - 1:  # with the generator update
+                d_metrics = {**self._joint[off](self.critic_inputs())}
             else:
-                d_metrics = self._d_update(self.critic_inputs())
+                d_metrics = {**(self._d_update_lazy if off else self._d_update)(
+                    self.critic_inputs())}
+            if not off:
                 self._last_r1 = d_metrics.get("r1")
-        g_metrics = self._g_update(self.generator_inputs())
+            elif self._last_r1 is not None:
+                d_metrics["r1"] = self._last_r1
+        g_metrics = {} if self._joint else self._g_update(self.generator_inputs())
         if self.G_ema is not None:
             self.backend.ema_update(self.G_ema.trainable_parameters(),
                                     self.G.trainable_parameters(), self.config.ema_decay)
@@ -580,7 +613,7 @@ class SGANTrainer(GANTrainer):
     def __init__(self, architecture: ArchitecturePair, data: Dataset,
                  config: TrainConfig | None = None, **kwargs: Any) -> None:
         config = config or TrainConfig(algorithm=self.algorithm)
-        _reject_penalties(type(self).__name__, config)
+        _reject_gan_options(type(self).__name__, config)
         labelled = isinstance(data, Dataset) and data.labels is not None
         if not labelled or data.num_classes != architecture.num_classes:
             raise InvalidArgumentError(
@@ -721,7 +754,7 @@ class CycleGANTrainer(_Trainer):
     def __init__(self, architecture: ArchitecturePair, domain_a: Dataset, domain_b: Dataset,
                  config: TrainConfig | None = None, **kwargs: Any) -> None:
         config = config or TrainConfig(algorithm="cyclegan", loss="least_squares")
-        _reject_penalties(type(self).__name__, config)
+        _reject_gan_options(type(self).__name__, config)
         super().__init__(architecture, config, **kwargs)
         if architecture.kind != "cyclegan":
             raise InvalidArgumentError(

@@ -131,6 +131,16 @@ class TensorFlowBackend:
 
         return Update(objective, optimizer, post=post, compile=compile)
 
+    def make_joint_update(self, first: Any, first_optimizer: Any, second: Any,
+                          second_optimizer: Any, *, post: Any = None,
+                          compile: bool = False) -> Any:
+        """A critic update then a generator update on the fakes the first carried over, in
+        one `tf.function`."""
+        from gancore_tensorflow._train import JointUpdate
+
+        return JointUpdate(first, first_optimizer, second, second_optimizer, post=post,
+                           compile=compile)
+
     def no_grad(self) -> Any:
         from gancore_tensorflow._train import no_grad
 

@@ -170,6 +170,40 @@ class Update:
         return self._step(dict(inputs))
 
 
+class JointUpdate:
+    """A critic update, then a generator update on what the critic's objective carried over
+    (its fakes), in one `tf.function`: one tape records the generator's forward pass once,
+    for the second update. `first(inputs) -> (loss, metrics, carry)`; `second(inputs, carry)
+    -> (loss, metrics)`."""
+
+    def __init__(self, first: Any, first_optimizer: _Optimizer, second: Any,
+                 second_optimizer: _Optimizer, post: Callable[[], None] | None = None,
+                 compile: bool = False) -> None:
+        self.first, self.second = first, second
+        self.optimizers = first_optimizer, second_optimizer
+        self.post = post
+        self._step = tf.function(self._run, jit_compile=compile or None, autograph=False,
+                                 reduce_retracing=True)
+
+    def _run(self, inputs: Mapping[str, Any]) -> Mapping[str, tf.Tensor]:
+        first_opt, second_opt = self.optimizers
+        with tf.GradientTape(watch_accessed_variables=False) as second_tape:
+            second_tape.watch(second_opt.params)
+            with tf.GradientTape(watch_accessed_variables=False) as first_tape:
+                first_tape.watch(first_opt.params)
+                loss, metrics, carry = self.first(inputs)
+            with second_tape.stop_recording():
+                first_opt.apply(first_tape.gradient(loss, first_opt.params))
+                if self.post is not None:
+                    self.post()
+            second_loss, second_metrics = self.second(inputs, carry)
+        second_opt.apply(second_tape.gradient(second_loss, second_opt.params))
+        return {**metrics, **second_metrics}
+
+    def __call__(self, inputs: Mapping[str, Any]) -> Mapping[str, tf.Tensor]:
+        return self._step(dict(inputs))
+
+
 @contextlib.contextmanager
 def no_grad() -> Iterator[None]:
     """Nothing to do: the update's tape watches only the trained network's variables."""

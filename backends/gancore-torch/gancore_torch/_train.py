@@ -147,6 +147,36 @@ class Update:
         return metrics
 
 
+class JointUpdate:
+    """A critic update, then a generator update on what the critic's objective carried over
+    (its fakes, with the generator's graph kept): the generator's forward pass is not run
+    twice. `first(inputs) -> (loss, metrics, carry)`; `second(inputs, carry) -> (loss,
+    metrics)`. The first loss must not reach the carried tensors' graph (it detaches them),
+    so its backward pass leaves that graph for the second."""
+
+    def __init__(self, first: Any, first_optimizer: torch.optim.Optimizer, second: Any,
+                 second_optimizer: torch.optim.Optimizer, post: Callable[[], None] | None = None,
+                 compile: bool = False) -> None:
+        self.first = torch.compile(first) if compile else first
+        self.second = torch.compile(second) if compile else second
+        self.optimizers = first_optimizer, second_optimizer
+        self.post = post
+
+    def __call__(self, inputs: Mapping[str, Any]) -> Mapping[str, torch.Tensor]:
+        first_opt, second_opt = self.optimizers
+        first_opt.zero_grad(set_to_none=True)
+        loss, metrics, carry = self.first(inputs)
+        loss.backward()
+        first_opt.step()
+        if self.post is not None:
+            self.post()
+        second_opt.zero_grad(set_to_none=True)
+        loss, second_metrics = self.second(inputs, carry)
+        loss.backward()
+        second_opt.step()
+        return {**metrics, **second_metrics}
+
+
 @contextlib.contextmanager
 def no_grad() -> Iterator[None]:
     """Work done inside records no graph (e.g. the fakes of a critic step)."""
