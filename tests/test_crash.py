@@ -47,8 +47,7 @@ def _command(*args: str) -> list[str]:
 
 def _env() -> dict[str, str]:
     # The same thread count in every process: float sums then repeat bit for bit.
-    return {**os.environ, "OMP_NUM_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
-            "TF_NUM_INTRAOP_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return {**os.environ, "GANCORE_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
 def _run(args: list[str], timeout: float = 300) -> subprocess.CompletedProcess[str]:

@@ -31,11 +31,18 @@ from gancore.training import (
     latest_checkpoint,
     load_checkpoint,
     make_trainer,
+    resume,
     train,
 )
 from gancore.training._run_folder import RunFolder
 
 STEPS, SPLIT = 4, 2
+
+
+@pytest.fixture(autouse=True)
+def _one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Runs compared bit for bit use one thread count (a framework's sums can depend on it).
+    monkeypatch.setenv("GANCORE_THREADS", "1")
 
 # Every algorithm and option with state (CASES: every loss, label flipping and smoothing,
 # WGAN clipping with RMSprop, WGAN-GP, R1 plain / lazy / decaying, EMA, cGAN, SGAN,
@@ -479,3 +486,29 @@ def test_resume_completes_a_run_killed_after_its_last_checkpoint(tmp_path: Path)
     assert all((out / name).is_file() for name in ("samples.png", "losses.png", "progress.gif"))
     assert json.loads((out / "run.json").read_text())["status"] == "finished"
     assert main(["train", "--resume", str(out), "--no-progress"]) == 2  # finished now
+
+
+def test_threads_are_chosen_recorded_and_kept_on_resume(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    load_backend("torch")
+    import torch
+
+    from gancore.training._threads import available_cores, resolve_threads
+
+    assert 1 <= resolve_threads("auto") <= available_cores()
+    assert resolve_threads(3) == 3
+    for bad in (0, -1, 1.5, "two", True):
+        with pytest.raises(gancore.InvalidArgumentError, match="threads must be an int >= 1 "
+                                                               "or 'auto'"):
+            resolve_threads(bad)
+    out = tmp_path / "run"
+    train("dcgan", backend="torch", out_dir=out, steps=2, progress=False, threads=2,
+          config={"batch_size": 8})
+    assert torch.get_num_threads() == 2
+    assert json.loads((out / "run.json").read_text())["threads"] == 2
+    torch.set_num_threads(1)
+    resume(out, steps=3, progress=False)  # the run's own count, not the environment's 1
+    assert torch.get_num_threads() == 2
+    monkeypatch.setenv("GANCORE_THREADS", "0")
+    with pytest.raises(gancore.InvalidArgumentError, match="threads must be an int >= 1"):
+        train("dcgan", backend="torch", out_dir=tmp_path / "other", steps=1, progress=False)

@@ -11,8 +11,15 @@ from typing import Any
 
 import attrs
 
+from gancore._backend import backend as get_backend
 from gancore._backend import backends
-from gancore._errors import InvalidArgumentError, NonFiniteError, RunFolderError, TrainingStopped
+from gancore._errors import (
+    GancoreError,
+    InvalidArgumentError,
+    NonFiniteError,
+    RunFolderError,
+    TrainingStopped,
+)
 from gancore.data import GaussianMixture2D
 from gancore.training._callbacks import CheckpointEvery, MetricsLog, ProgressBar, SampleGrid
 from gancore.training._checkpoint import Checkpoint, load_checkpoint
@@ -25,9 +32,13 @@ from gancore.training._recipes import (
     load_dataset,
 )
 from gancore.training._run_folder import RunFolder
+from gancore.training._threads import resolve_threads
 from gancore.training._trainer import make_trainer
 
 __all__ = ["RunResult", "default_backend", "resume", "train"]
+
+#: The environment variable that sets the default thread count of `train` and `resume`.
+THREADS_ENV = "GANCORE_THREADS"
 
 
 @attrs.frozen
@@ -53,14 +64,16 @@ def train(recipe: str | Recipe = "dcgan", *, backend: str | None = None,
           architecture: str | None = None,
           architecture_options: Mapping[str, Any] | None = None,
           dataset: str | None = None, dataset_options: Mapping[str, Any] | None = None,
-          overwrite: bool = False, keep_checkpoints: int = 3) -> RunResult:
+          overwrite: bool = False, keep_checkpoints: int = 3,
+          threads: int | str | None = None) -> RunResult:
     """Train a recipe and write samples, plots, metrics and checkpoints into `out_dir`.
 
     Without `out_dir` the run goes to ``runs/<recipe>[-<arch>][-<loss>][-<dataset>]-<backend>``
     (the first free one: ``-2``, ``-3``, ... are appended). An `out_dir` that holds a run is
     refused unless `overwrite`; continue such a run with `resume`. Checkpoints are written
     every ``checkpoint_every`` steps, on SIGINT / SIGTERM and at the end; the newest
-    `keep_checkpoints` are kept.
+    `keep_checkpoints` are kept. `threads` (an int, or ``"auto"``; default: the environment's
+    ``GANCORE_THREADS``, else ``"auto"``: the free cores) sets the framework's threads.
     """
     base = get_recipe(recipe) if isinstance(recipe, str) else recipe
     overrides = dict(config or {})
@@ -76,19 +89,21 @@ def train(recipe: str | Recipe = "dcgan", *, backend: str | None = None,
     folder = RunFolder.for_new_run(out_dir, Path("runs") / "-".join([*parts, backend]),
                                    overwrite)
     return _execute(folder, rec, backend=backend, device=device, progress=progress,
-                    compile=compile, keep=keep_checkpoints, checkpoint=None)
+                    compile=compile, keep=keep_checkpoints, checkpoint=None, threads=threads)
 
 
 def resume(run_dir: str | os.PathLike[str], *, steps: int | None = None,
            backend: str | None = None, device: str = "auto", progress: bool = True,
            compile: bool = False, config: Mapping[str, Any] | None = None,
-           keep_checkpoints: int = 3) -> RunResult:
+           keep_checkpoints: int = 3, threads: int | str | None = None) -> RunResult:
     """Continue the run in `run_dir` from its latest checkpoint to its configured steps
     (`steps` may raise them), appending to its metrics, plots, frames and GIF as if it had
     never stopped. On the backend that wrote the checkpoint the result is bit for bit the
     uninterrupted run's; `backend` may name the other one (within the parity tolerance).
     `config` may change only ``log_every``, ``sample_every`` and ``checkpoint_every``;
-    any setting that would change the run raises a `CheckpointError` naming it."""
+    any setting that would change the run raises a `CheckpointError` naming it. The run
+    keeps its thread count unless `threads` says otherwise (a framework's sums can depend
+    on it: bit-for-bit equality holds at the same count)."""
     folder = RunFolder(run_dir)
     record = folder.settings()
     rec = _recipe_from(record["settings"])
@@ -103,7 +118,8 @@ def resume(run_dir: str | os.PathLike[str], *, steps: int | None = None,
     checkpoint = load_checkpoint(checkpoint_path)
     return _execute(folder, rec, backend=backend or record.get("backend") or default_backend(),
                     device=device, progress=progress, compile=compile, keep=keep_checkpoints,
-                    checkpoint=checkpoint, record=record)
+                    checkpoint=checkpoint, record=record,
+                    threads=threads if threads is not None else record.get("threads"))
 
 
 def _settings_of(rec: Recipe) -> dict[str, Any]:
@@ -134,8 +150,19 @@ def _recipe_from(settings: Mapping[str, Any]) -> Recipe:
 
 def _execute(folder: RunFolder, rec: Recipe, *, backend: str, device: str, progress: bool,
              compile: bool, keep: int, checkpoint: Checkpoint | None,
-             record: Mapping[str, Any] | None = None) -> RunResult:
+             record: Mapping[str, Any] | None = None, threads: Any = None) -> RunResult:
     out = folder.path
+    if threads is None:
+        threads = os.environ.get(THREADS_ENV, "auto")
+        threads = int(threads) if threads.isdigit() else threads
+    count = resolve_threads(threads)
+    native = get_backend(backend)
+    if hasattr(native, "set_threads"):
+        try:
+            native.set_threads(count)
+        except GancoreError:
+            if threads != "auto":
+                raise
     with folder.lock():
         data = load_dataset(rec.dataset, rec.dataset_options)
         pair = build_architecture(rec.architecture, tuple(data.shape), rec.architecture_options)
@@ -171,7 +198,7 @@ def _execute(folder: RunFolder, rec: Recipe, *, backend: str, device: str, progr
                                          "finished", metrics))
         seconds_before = float((record or {}).get("seconds", 0.0))
         status: dict[str, Any] = {"settings": _settings_of(rec), "recipe": rec.name,
-                                  "backend": backend, "status": "running",
+                                  "backend": backend, "threads": count, "status": "running",
                                   "steps": trainer.step, "seconds": seconds_before}
         folder.write_settings(status)
         start = time.perf_counter()

@@ -88,6 +88,23 @@ class TensorFlowBackend:
         self.tf.random.set_seed(seed)
         _random.seed(seed)
 
+    def set_threads(self, threads: int) -> None:
+        """Run ops on `threads` threads (intra- and inter-op). TensorFlow takes this only
+        before it runs its first op; later the same count passes and another one raises."""
+        from gancore import GancoreError
+
+        threading = self.tf.config.threading
+        try:
+            threading.set_intra_op_parallelism_threads(int(threads))
+            threading.set_inter_op_parallelism_threads(int(threads))
+        except RuntimeError:
+            if threading.get_intra_op_parallelism_threads() != int(threads):
+                raise GancoreError(
+                    f"threads can be set only before TensorFlow runs its first op; this "
+                    f"process already runs it on "
+                    f"{threading.get_intra_op_parallelism_threads() or 'its default'} threads"
+                ) from None
+
     def random_state(self) -> dict[str, Any]:
         """The backend's random stream (dropout masks) as arrays."""
         from gancore_tensorflow import _random

@@ -78,6 +78,10 @@ class TorchBackend:
         """Seed torch's own generators (dropout masks, natively drawn noise)."""
         self.torch.manual_seed(seed)
 
+    def set_threads(self, threads: int) -> None:
+        """Run ops on `threads` threads (torch's intra-op parallelism)."""
+        self.torch.set_num_threads(int(threads))
+
     def random_state(self) -> dict[str, Any]:
         """torch's generators (dropout masks) as arrays: the CPU's, and each CUDA device's
         once CUDA is in use."""
