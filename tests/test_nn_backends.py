@@ -158,11 +158,12 @@ def categorical_generator(dropout: float = 0.0) -> NetworkSpec:
     )
 
 
-def transposed_paths(dropout: float = 0.0) -> NetworkSpec:
-    """Transposed convolutions through each of the kernels TensorFlow picks from (a VALID
-    one cropped, "SAME" directly and mirrored, explicit padding), on non-square maps."""
+def padding_paths(dropout: float = 0.0) -> NetworkSpec:
+    """Convolutions and transposed convolutions through each of the kernels TensorFlow picks
+    from (a VALID one cropped, "SAME" directly, mirrored on both axes or on one, explicit
+    padding), on non-square maps."""
     return sequential(
-        "transposed_paths",
+        "padding_paths",
         (1, 2, 128),
         [ConvTranspose2D(8, 5, stride=2, padding=1),  # no SAME size: VALID, cropped
          BatchNorm(), Activation("relu"),
@@ -171,7 +172,11 @@ def transposed_paths(dropout: float = 0.0) -> NetworkSpec:
          Activation("tanh"),
          ConvTranspose2D(8, 4, stride=2, padding=1),  # SAME
          ConvTranspose2D(8, 3, stride=2, output_padding=1),  # output padding past padding
-         Conv2D(8, 3, stride=3), Activation("tanh"),
+         Conv2D(8, 3, stride=2, padding=1),  # SAME, mirrored on both axes
+         ConvTranspose2D(8, 4, stride=2, padding=1),
+         Conv2D(8, 3, stride=2, padding=(0, 1, 1, 0)),  # SAME rows, mirrored columns
+         Conv2D(8, 3, padding=1),  # SAME
+         Conv2D(8, 3, stride=3), Activation("tanh"),  # explicit (no padding)
          ConvTranspose2D(2, 3, stride=2, padding=1, output_padding=1)],  # explicit padding
         init="glorot",
     )
@@ -180,7 +185,7 @@ def transposed_paths(dropout: float = 0.0) -> NetworkSpec:
 SPECS: dict[str, Callable[..., NetworkSpec]] = {
     f.__name__: f
     for f in (dcgan_generator, critic, conditional_generator, conditional_critic, unet, sequences,
-              categorical_generator, transposed_paths)
+              categorical_generator, padding_paths)
 }
 
 

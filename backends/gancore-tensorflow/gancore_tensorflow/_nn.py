@@ -96,10 +96,35 @@ class _Dense(_Op):
 
 
 class _Conv2D(_Op):
+    def __init__(self, name: str, layer: L.Layer, in_shapes: tuple[Shape, ...]) -> None:
+        super().__init__(name, layer, in_shapes)
+        lay = self.layer
+        top, bottom, left, right = lay.pads
+        self.pads: Any = [[0, 0], [top, bottom], [left, right], [0, 0]]
+        self.flips: list[int] = []
+        # Explicit padding takes a slow backward kernel (7x7x64 -> 128, stride 2: 6.0 ms
+        # against 2.1 for "SAME"). Where the rows the conv reads are what "SAME" pads, or
+        # their mirror image (computed on flipped input and kernel, flipped back), "SAME"
+        # computes the same sums.
+        flips = []
+        for axis, size, before in ((1, in_shapes[0][0], top), (2, in_shapes[0][1], left)):
+            after = (lay.output_shape(in_shapes)[axis - 1] - 1) * lay.stride \
+                + lay.kernel_size - size - before  # the padding the windows reach
+            same = _forward_same_pads(size, lay.output_shape(in_shapes)[axis - 1],
+                                      lay.stride, lay.kernel_size)
+            if same == (after, before) != (before, after):
+                flips.append(axis)
+            elif same != (before, after):
+                return
+        self.pads, self.flips = "SAME", flips
+
     def __call__(self, x: tf.Tensor, training: bool) -> tf.Tensor:
-        top, bottom, left, right = self.layer.pads
-        pads = [[0, 0], [top, bottom], [left, right], [0, 0]]
-        y = tf.nn.conv2d(x, self.vars["kernel"], self.layer.stride, pads)
+        kernel = self.vars["kernel"]
+        if self.flips:
+            x, kernel = tf.reverse(x, self.flips), tf.reverse(kernel, [a - 1 for a in self.flips])
+        y = tf.nn.conv2d(x, kernel, self.layer.stride, self.pads)
+        if self.flips:
+            y = tf.reverse(y, self.flips)
         return self._bias(y)
 
 
@@ -151,6 +176,15 @@ class _ConvTranspose2D(_Op):
             p = lay.padding
             y = y[:, p : p + self.out[0], p : p + self.out[1], :]
         return self._bias(y)
+
+
+def _forward_same_pads(size: int, out: int, stride: int, kernel: int) -> tuple[int, int] | None:
+    """The (before, after) padding of a "SAME" convolution from `size` to `out`, or None
+    when "SAME" gives another size."""
+    if -(-size // stride) != out:
+        return None
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
 
 
 def _same_pads(size: int, out: int, stride: int, kernel: int) -> tuple[int, int] | None:

@@ -151,8 +151,11 @@ class Update:
         self.optimizer = optimizer
         self.post = post
         # The objective has no tensor-dependent Python control flow: AutoGraph is not needed.
+        # Traced for the exact input shapes (a training's batches all have one): with
+        # reduce_retracing's unknown batch size, TensorFlow picks slower kernels (a WGAN-GP
+        # critic update took 62 ms instead of 46).
         self._step = tf.function(self._run, jit_compile=compile or None, autograph=False,
-                                 reduce_retracing=True)
+                                 reduce_retracing=False)
 
     def _run(self, inputs: Mapping[str, Any]) -> Mapping[str, tf.Tensor]:
         params = self.optimizer.params
@@ -183,7 +186,7 @@ class JointUpdate:
         self.optimizers = first_optimizer, second_optimizer
         self.post = post
         self._step = tf.function(self._run, jit_compile=compile or None, autograph=False,
-                                 reduce_retracing=True)
+                                 reduce_retracing=False)
 
     def _run(self, inputs: Mapping[str, Any]) -> Mapping[str, tf.Tensor]:
         first_opt, second_opt = self.optimizers
