@@ -87,6 +87,13 @@ BASELINES: dict[tuple[str, str], str] = {
 }
 
 
+#: The hand-written loops that train the generator on the critic step's fakes (the PyTorch
+#: DCGAN example's loop does); gancore runs these workloads with `reuse_fakes=True`, so that
+#: both sides compute the same step. The others draw new noise for the generator, as
+#: gancore does by default.
+BASELINE_REUSES_FAKES = frozenset({("torch", "dcgan"), ("torch", "mixture")})
+
+
 @attrs.frozen
 class Job:
     """One row of the results: a workload (or one loss) on one backend, mode and batch."""

@@ -61,7 +61,10 @@ class TensorFlowDriver:
         import tensorflow as tf
 
         if threads:  # only possible before TensorFlow runs its first op
+            # Both pools: independent ops of a graph run in parallel on the inter-op pool,
+            # which would otherwise use every core whatever `threads` says.
             tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
         self.tf = tf
 
     def describe(self) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import numpy as np
 
 from gancore._errors import InvalidArgumentError
 from gancore.architectures import ArchitecturePair, cyclegan, dcgan, pacgan_mlp
-from gancore.bench._catalog import BASELINE_STYLE, BASELINES, Job
+from gancore.bench._catalog import BASELINE_REUSES_FAKES, BASELINE_STYLE, BASELINES, Job
 from gancore.bench._flops import step_flops
 from gancore.data import Dataset, load_mixture
 from gancore.training import OptimizerConfig, TrainConfig, make_trainer
@@ -94,6 +94,8 @@ def setup(job: Job, seed: int = 0) -> Setup:
         baselines = _baselines(job, np.asarray(data.images))
     else:
         raise InvalidArgumentError(f"unknown training workload {job.workload!r}")
+    if (job.backend, job.workload) in BASELINE_REUSES_FAKES:
+        config = attrs.evolve(config, reuse_fakes=True)
     return Setup(arch, config, data, *baselines,
                  step_flops(job.workload, arch.generator, arch.critic, job.batch))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -118,8 +119,8 @@ def resume(run_dir: str | os.PathLike[str], *, steps: int | None = None,
     checkpoint = load_checkpoint(checkpoint_path)
     return _execute(folder, rec, backend=backend or record.get("backend") or default_backend(),
                     device=device, progress=progress, compile=compile, keep=keep_checkpoints,
-                    checkpoint=checkpoint, record=record,
-                    threads=threads if threads is not None else record.get("threads"))
+                    checkpoint=checkpoint, record=record, threads=threads,
+                    default_threads=record.get("threads"))
 
 
 def _settings_of(rec: Recipe) -> dict[str, Any]:
@@ -150,19 +151,24 @@ def _recipe_from(settings: Mapping[str, Any]) -> Recipe:
 
 def _execute(folder: RunFolder, rec: Recipe, *, backend: str, device: str, progress: bool,
              compile: bool, keep: int, checkpoint: Checkpoint | None,
-             record: Mapping[str, Any] | None = None, threads: Any = None) -> RunResult:
+             record: Mapping[str, Any] | None = None, threads: Any = None,
+             default_threads: Any = None) -> RunResult:
     out = folder.path
-    if threads is None:
-        threads = os.environ.get(THREADS_ENV, "auto")
-        threads = int(threads) if threads.isdigit() else threads
+    asked = threads is not None
+    if not asked:
+        threads = default_threads or os.environ.get(THREADS_ENV, "auto")
+        if isinstance(threads, str) and threads.isdigit():
+            threads = int(threads)
     count = resolve_threads(threads)
     native = get_backend(backend)
     if hasattr(native, "set_threads"):
         try:
             native.set_threads(count)
-        except GancoreError:
-            if threads != "auto":
+        except GancoreError as e:
+            if asked:
                 raise
+            # A default cannot move a framework that this process already runs.
+            warnings.warn(f"{e}; training on those", stacklevel=3)
     with folder.lock():
         data = load_dataset(rec.dataset, rec.dataset_options)
         pair = build_architecture(rec.architecture, tuple(data.shape), rec.architecture_options)

@@ -5,7 +5,7 @@ ConvTranspose 64 -> BatchNorm -> LeakyReLU 0.01 -> ConvTranspose 1 (28x28) -> ta
 Critic: Conv 32/64/128 stride 2 with LeakyReLU 0.01 (BatchNorm after the second and third;
 for WGAN-GP a layer norm there instead, since a gradient penalty needs per-sample
 independence), Dense 1 on logits. BCEWithLogits (or the Wasserstein loss + gradient penalty
-10), Adam 2e-4 beta1 0.5, batch 64.
+10), Adam 2e-4 beta1 0.5, batch 64; the loop as the PyTorch DCGAN example writes it.
 """
 
 from __future__ import annotations
@@ -55,11 +55,17 @@ def critic(channels: int = 1, layer_norm: bool = False) -> nn.Sequential:
 
 
 class GANLoop:
-    """One iteration: a critic step, then a generator step (non-saturating loss, or the
-    Wasserstein loss with a gradient penalty when `gradient_penalty > 0`).
+    """One iteration as the PyTorch DCGAN example (pytorch/examples, dcgan/main.py) writes
+    it: the critic's backward pass on the real batch, then on the fakes, its optimizer
+    step, then the generator's step on the *same* fakes (the example reuses them: one
+    generator forward pass per iteration). The Wasserstein loss with a gradient penalty
+    (`gradient_penalty > 0`) follows the WGAN-GP reference code instead: one critic loss,
+    new noise for the generator step.
 
     `data` is the training set as a float32 numpy array in the networks' layout (NCHW
-    images or points); every batch is indexed from it and converted, like the noise.
+    images or points); batches are indexed from it as a tensor, noise is drawn by torch.
+    The optimizers are torch's defaults for the device (on the CPU, the per-parameter
+    Adam).
     """
 
     def __init__(self, G: nn.Module, D: nn.Module, data: np.ndarray, batch_size: int,
@@ -67,58 +73,64 @@ class GANLoop:
                  gradient_penalty: float = 0.0, seed: int = 0) -> None:
         torch.manual_seed(seed)
         self.G, self.D = G, D
-        self.data = data
+        self.data = torch.from_numpy(np.array(data, np.float32))
         self.batch_size = batch_size
         self.latent_dim = latent_dim
         self.gp_weight = gradient_penalty
         self.opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=(beta1, 0.999))
         self.opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=(beta1, 0.999))
         self.bce = nn.BCEWithLogitsLoss()
-        self.rng = np.random.default_rng(seed)
+        self.real_label = torch.ones(batch_size, 1)
+        self.fake_label = torch.zeros(batch_size, 1)
 
     def noise(self) -> torch.Tensor:
-        z = self.rng.standard_normal((self.batch_size, self.latent_dim)).astype(np.float32)
-        return torch.from_numpy(z)
+        return torch.randn(self.batch_size, self.latent_dim)
 
     def gradient_penalty(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         """mean((||grad D(x_hat)|| - 1)^2), x_hat between real and fake (Gulrajani 2017)."""
-        u = self.rng.random(len(real)).astype(np.float32)
-        eps = torch.from_numpy(u).view(-1, *[1] * (real.dim() - 1))
+        eps = torch.rand(len(real), *[1] * (real.dim() - 1))
         x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
         (grad,) = torch.autograd.grad(self.D(x_hat).sum(), x_hat, create_graph=True)
         return ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
 
-    def critic_step(self) -> torch.Tensor:
-        idx = self.rng.integers(0, len(self.data), self.batch_size)
-        real = torch.from_numpy(self.data[idx])
+    def real_batch(self) -> torch.Tensor:
+        return self.data[torch.randint(0, len(self.data), (self.batch_size,))]
+
+    def nonsaturating_step(self) -> tuple[torch.Tensor, torch.Tensor]:
+        real = self.real_batch()
+        self.D.zero_grad()
+        d_real = self.bce(self.D(real), self.real_label)
+        d_real.backward()
+        fake = self.G(self.noise())
+        d_fake = self.bce(self.D(fake.detach()), self.fake_label)
+        d_fake.backward()
+        self.opt_d.step()
+        self.G.zero_grad()
+        g_loss = self.bce(self.D(fake), self.real_label)
+        g_loss.backward()
+        self.opt_g.step()
+        return d_real + d_fake, g_loss
+
+    def wgan_gp_step(self) -> tuple[torch.Tensor, torch.Tensor]:
+        real = self.real_batch()
+        self.D.zero_grad()
         with torch.no_grad():
             fake = self.G(self.noise())
-        d_real, d_fake = self.D(real), self.D(fake)
-        if self.gp_weight:
-            loss = d_fake.mean() - d_real.mean()
-            loss = loss + self.gp_weight * self.gradient_penalty(real, fake)
-        else:
-            loss = self.bce(d_real, torch.ones_like(d_real)) + self.bce(
-                d_fake, torch.zeros_like(d_fake)
-            )
-        self.opt_d.zero_grad()
-        loss.backward()
+        d_loss = self.D(fake).mean() - self.D(real).mean()
+        d_loss = d_loss + self.gp_weight * self.gradient_penalty(real, fake)
+        d_loss.backward()
         self.opt_d.step()
-        return loss
-
-    def generator_step(self) -> torch.Tensor:
-        d_fake = self.D(self.G(self.noise()))
-        loss = -d_fake.mean() if self.gp_weight else self.bce(d_fake, torch.ones_like(d_fake))
-        self.opt_g.zero_grad()
-        loss.backward()
+        self.G.zero_grad()
+        g_loss = -self.D(self.G(self.noise())).mean()
+        g_loss.backward()
         self.opt_g.step()
-        return loss
+        return d_loss, g_loss
 
     def train(self, steps: int) -> tuple[float, float]:
         """`steps` iterations; the last critic and generator losses."""
+        step = self.wgan_gp_step if self.gp_weight else self.nonsaturating_step
         for _ in range(steps):
-            d_loss = self.critic_step()
-            g_loss = self.generator_step()
+            d_loss, g_loss = step()
         return d_loss.item(), g_loss.item()
 
 
