@@ -8,10 +8,10 @@ a torch tensor, torch is already imported (einops `_backends.py`, array-api-comp
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ import attrs
 import numpy as np
 
 from gancore import _registry
-from gancore._errors import InvalidArgumentError, PluginLoadError
+from gancore._errors import InvalidArgumentError, PluginError, PluginLoadError
 from gancore._numpy_backend import NUMPY_OPS
 from gancore._ops import ArrayOps
 
@@ -63,11 +63,28 @@ def backends() -> list[str]:
 
 
 def describe_backends() -> list[BackendInfo]:
-    """A `BackendInfo` for each installed backend that loads (broken ones warn and are left out).
+    """A `BackendInfo` for each installed backend that loads and describes itself (a broken
+    one warns with a `PluginWarning` naming it, and is left out).
 
     Imports each backend's gancore package, never its framework.
     """
-    return [cls.describe() for cls in _registry.try_load_all("backends").values()]
+    infos = []
+    for name, cls in _registry.try_load_all("backends").items():
+        try:
+            info = cls.describe()
+        except (Exception, SystemExit) as e:
+            problem = f"raised {type(e).__name__}: {e}"
+        else:
+            if isinstance(info, BackendInfo):
+                infos.append(info)
+                continue
+            problem = f"returned {type(info).__name__}, not a gancore.BackendInfo"
+        warnings.warn(
+            f"backend {name!r} ({_registry.origin('backends', name)}) cannot describe "
+            f"itself: describe() {problem}",
+            _registry.PluginWarning, stacklevel=2,
+        )
+    return infos
 
 
 _INSTANCES: dict[str, Any] = {}
@@ -82,10 +99,15 @@ def backend(name: str) -> Any:
         try:
             _INSTANCES[name] = cls()
         except ImportError as e:
-            info = cls.describe()
+            framework = getattr(cls, "framework", name)
             raise PluginLoadError(
-                f"backend {name!r} needs {info.framework}, which failed to import "
+                f"backend {name!r} needs {framework}, which failed to import "
                 f"({e}); install it with: pip install gancore[{name}]"
+            ) from e
+        except (Exception, SystemExit) as e:
+            raise PluginLoadError(
+                f"backend {name!r} ({_registry.origin('backends', name)}) failed to start: "
+                f"{type(e).__name__}: {e}"
             ) from e
         # The backend's tensor types go straight into the dispatch cache: a loss first
         # called inside a compiled function (torch.compile, tf.function) then finds its
@@ -94,13 +116,6 @@ def backend(name: str) -> Any:
         for kind in getattr(ops, "array_types", ()):
             _TYPE_CACHE.setdefault(kind, ops)
     return _INSTANCES[name]
-
-
-@functools.cache
-def _backend_classes() -> tuple[Any, ...]:
-    return tuple(
-        cls for name, cls in _registry.try_load_all("backends").items() if name != "numpy"
-    )
 
 
 _TYPE_CACHE: dict[type, ArrayOps] = {}
@@ -114,16 +129,37 @@ def _ops_of(x: Any) -> Any:
     if isinstance(x, (np.ndarray, np.generic, float, int)):
         return None
     root = kind.__module__.partition(".")[0]
-    for cls in _backend_classes():
-        if root in cls.array_modules and any(m in sys.modules for m in cls.array_modules):
-            ops = backend(cls.name).ops
-            if ops.is_array(x):
-                _TYPE_CACHE[kind] = ops
-                return ops
+    broken: list[str] = []
+    for ops in _candidate_ops(root, broken):
+        if ops.is_array(x):
+            _TYPE_CACHE[kind] = ops
+            return ops
+    why = f"; {'; '.join(broken)}" if broken else ""
     raise InvalidArgumentError(
         f"arrays must be numpy arrays or tensors of an installed backend "
-        f"({', '.join(backends())}); received {kind.__module__}.{kind.__qualname__}"
+        f"({', '.join(backends())}); received {kind.__module__}.{kind.__qualname__}{why}"
     )
+
+
+def _candidate_ops(root: str, broken: list[str]) -> Iterator[Any]:
+    """The ops of the backends that may own an array of module `root`, the cheapest first:
+    backends already started (no import), then the installed backend named `root`, then
+    the others. A backend is loaded only when no earlier one claimed the array, so training
+    on one backend never imports another's plugin; those that fail to load are noted in
+    `broken` (for the error, should no backend claim the array)."""
+    for instance in list(_INSTANCES.values()):
+        if root in getattr(type(instance), "array_modules", ()):
+            yield instance.ops
+    names = sorted((n for n in backends() if n != "numpy" and n not in _INSTANCES),
+                   key=lambda n: n != root)
+    for name in names:
+        try:
+            cls = _registry.load_plugin("backends", name)
+            modules = tuple(getattr(cls, "array_modules", ()))
+            if root in modules and any(m in sys.modules for m in modules):
+                yield backend(name).ops
+        except PluginError as e:
+            broken.append(str(e))
 
 
 def ops_for(named: Sequence[tuple[str, Any]]) -> Any:

@@ -26,6 +26,7 @@ __all__ = [
     "PluginWarning",
     "list_plugins",
     "load_plugin",
+    "origin",
     "plugin_names",
     "refresh",
     "register_builtin",
@@ -199,27 +200,45 @@ def _not_found(group: str, name: str) -> PluginNotFoundError:
     )
 
 
+def origin(group: str, name: str) -> str:
+    """Where a plugin comes from, for messages: its entry point and distribution (or
+    "built into gancore"); imports nothing."""
+    entry = _discover(_check_group(group)).get(name)
+    if entry is None:
+        return "not installed"
+    info = entry.info
+    if info.builtin:
+        return "built into gancore"
+    return f"entry point {info.name} = {info.value} of distribution {info.distribution}"
+
+
 @functools.cache
 def load_plugin(group: str, name: str) -> Any:
     """Phase two: import and return the plugin object, checked to be of the right kind.
 
     Raises PluginNotFoundError for an unknown name and PluginLoadError, chained to the
     original exception, when the plugin fails to import or is the wrong kind of object.
+    A plugin that calls ``sys.exit`` while it is imported is contained the same way
+    (`SystemExit` is caught); `KeyboardInterrupt` is not, so that Ctrl-C still stops
+    gancore (a plugin raising it itself cannot be told apart from a real one).
     """
     entries = _discover(_check_group(group))
     if name not in entries:
         raise _not_found(group, name)
     entry = entries[name]
-    info = entry.info
-    where = f"entry point {info.name} = {info.value} of distribution {info.distribution}"
+    where = origin(group, name)
     try:
         obj = entry.load()
-    except Exception as e:
+    except (Exception, SystemExit) as e:
         raise PluginLoadError(
             f"{_SINGULAR[group]} {name!r} failed to load ({where}): {type(e).__name__}: {e}"
         ) from e
     validate = _VALIDATORS.get(group)
-    if validate is not None and not validate(obj):
+    try:
+        valid = validate is None or bool(validate(obj))
+    except Exception:  # an object whose attributes raise is not a plugin of any kind
+        valid = False
+    if not valid:
         raise PluginLoadError(
             f"{_SINGULAR[group]} {name!r} ({where}) is not a valid {_KINDS[group]}; "
             f"received {type(obj).__name__}"

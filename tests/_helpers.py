@@ -105,3 +105,28 @@ def value_and_grads(
         assert all(g is not None for g in grads), f"no gradient for some of {wrt}"
         return out, dict(zip(wrt, grads, strict=True))
     raise AssertionError(f"backend {backend.name!r} has no autodiff")
+
+
+# A child's ru_maxrss starts at its parent's peak (Linux carries the high-water mark over
+# fork and exec), so a small launcher stands between pytest and the script it measures.
+_LAUNCHER = r"""
+import resource, subprocess, sys
+child = subprocess.run([sys.executable, "-c", sys.argv[1], *sys.argv[2:]],
+                       capture_output=True, text=True)
+print(child.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+sys.stdout.write(child.stdout + child.stderr)
+"""
+
+
+def run_measured(script: str, args: list[str], timeout: float = 180
+                 ) -> tuple[int, int, str]:
+    """Run `script` with `args` in a fresh interpreter: its exit status, its peak resident
+    memory in KiB and its output."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", _LAUNCHER, script, *args],
+                            capture_output=True, text=True, timeout=timeout, check=False)
+    head, _, output = result.stdout.partition("\n")
+    returncode, peak_kib = map(int, head.split())
+    return returncode, peak_kib, output + result.stderr

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _helpers import run_measured
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -247,15 +248,6 @@ def test_load_mnist_refuses_labels_outside_the_classes_and_empty_images(tmp_path
     )
 
 
-# A child's ru_maxrss starts at its parent's peak (Linux carries the high-water mark over
-# fork and exec), so a small launcher stands between pytest and the loader it measures.
-_LAUNCHER = r"""
-import resource, subprocess, sys
-child = subprocess.run([sys.executable, "-c", sys.argv[1], *sys.argv[2:]],
-                       capture_output=True, text=True)
-print(child.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-sys.stdout.write(child.stdout + child.stderr)
-"""
 _READ_IDX = r"""
 import sys
 import gancore.data as gd
@@ -279,15 +271,8 @@ def test_a_gzip_bomb_stays_in_bounded_memory(tmp_path: Path) -> None:
     assert len(longer.read_bytes()) < 2 << 20
     huge = tmp_path / "huge-idx.gz"  # declares 4 GiB, more than MAX_IDX_BYTES
     huge.write_bytes(gzip.compress(_idx_header(0x08, (4, 1024, 1024, 1024)) + bytes(1 << 20)))
-    result = subprocess.run(
-        [sys.executable, "-c", _LAUNCHER, _READ_IDX, str(longer), str(huge)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    returncode, peak_kib = map(int, result.stdout.split("\n", 1)[0].split())
-    report = result.stdout.split("\n", 1)[1]
-    assert returncode == 0, result.stdout + result.stderr
+    returncode, peak_kib, report = run_measured(_READ_IDX, [str(longer), str(huge)], timeout=120)
+    assert returncode == 0, report
     assert peak_kib * 1024 < 400 * 2**20, f"peak RSS {peak_kib / 1024:.0f} MiB"
     assert f"InvalidArgumentError: IDX file {str(longer)!r} is longer than its header" in report
     assert f"InvalidArgumentError: IDX file {str(huge)!r} is larger than max_bytes" in report

@@ -50,6 +50,16 @@ class GoodLoss:
 
 
 GOOD_LOSS = GoodLoss()
+
+
+class RaisingLoss(GoodLoss):
+    """A loss plugin with a bug: its critic loss divides by zero."""
+
+    def critic_loss(self, real: Any, fake: Any) -> Any:
+        return 1 // 0
+
+
+RAISING_LOSS = RaisingLoss()
 NOT_A_BUILDER = "a string is not an architecture builder"
 NOT_A_LOSS = object()  # no critic_loss, no generator_loss
 NOT_A_LOADER = 42
@@ -432,3 +442,268 @@ def test_cli_plugins_shows_every_plugin_and_whether_it_loads(installed: Dist,
     keys = [tuple(row.split()[:2]) for row in rows]
     order = list(_registry.GROUPS)
     assert keys == sorted(keys, key=lambda k: (order.index(k[0]), k[1]))
+
+
+# --- plugins that raise, exit or lie (issue 18) ------------------------------------------------
+
+
+def writes_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str,
+                  source: str) -> str:
+    """A module `name` on sys.path whose body is `source`; returns its name."""
+    folder = tmp_path / f"modules-{name}"
+    folder.mkdir()
+    (folder / f"{name}.py").write_text(source)
+    monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.delitem(sys.modules, name, raising=False)
+    return name
+
+
+def raising_builder(sample_shape: tuple[int, ...], **options: Any) -> Any:
+    raise ZeroDivisionError("the plugin's own bug")
+
+
+def exiting_loader(**options: Any) -> Any:
+    raise SystemExit(4)
+
+
+def returns_a_string(n: int = 1) -> Any:
+    return "not a dataset"
+
+
+class DescribeRaises:
+    """A backend class whose describe() raises."""
+
+    name = "liar"
+    array_modules = ("liar_framework",)
+
+    @classmethod
+    def describe(cls) -> Any:
+        raise RuntimeError("cannot find my framework's version")
+
+
+class DescribeLies:
+    """A backend class whose describe() returns a string, not a BackendInfo."""
+
+    name = "liar"
+    array_modules = ("liar_framework",)
+
+    @classmethod
+    def describe(cls) -> Any:
+        return "liar 1.0"
+
+
+class FailsToStart:
+    """A backend class whose constructor raises something other than ImportError."""
+
+    name = "stuck"
+    array_modules = ("stuck_framework",)
+
+    @classmethod
+    def describe(cls) -> Any:
+        return gancore.BackendInfo("stuck", "stuck", None, "gx-stuck", "1.0", ("cpu",))
+
+    def __init__(self) -> None:
+        raise RuntimeError("no device")
+
+
+class _FractionOps:
+    """ArrayOps enough for dispatch: `fractions.Fraction` objects are this framework's."""
+
+    name = "fractions"
+
+    def is_array(self, x: Any) -> bool:
+        import fractions
+
+        return isinstance(x, fractions.Fraction)
+
+
+class FractionBackend:
+    """A backend whose arrays are `fractions.Fraction`s (the standard library stands in for
+    a framework: already imported, and no gancore backend claims it)."""
+
+    name = "fractions"
+    array_modules = ("fractions",)
+
+    @classmethod
+    def describe(cls) -> Any:
+        return gancore.BackendInfo("fractions", "fractions", "1", "gx-fractions", "1.0",
+                                   ("cpu",))
+
+    def __init__(self) -> None:
+        self.ops = _FractionOps()
+
+
+def test_a_plugin_that_exits_at_import_is_contained(installed: Dist, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    module = writes_module(tmp_path, monkeypatch, "gancore_test_exiting_plugin",
+                           "import sys\nsys.exit(3)\n")
+    installed("gx-exit", "0.1", {"architectures": {"quits": f"{module}:builder"}})
+    with pytest.raises(gancore.PluginLoadError, match=r"'quits' failed to load .*gx-exit.*"
+                                                      r"SystemExit: 3") as caught:
+        _registry.load_plugin("architectures", "quits")
+    assert isinstance(caught.value.__cause__, SystemExit)
+    status, out, err = run_cli(["plugins"])
+    assert status == 0, err
+    (row,) = [line for line in out.splitlines() if " quits " in line]
+    assert row.split()[2:5] == ["gx-exit", "0.1", "broken:"] and "SystemExit" in row
+    assert "dcgan" in out  # the others are listed
+
+
+def test_ctrl_c_at_plugin_import_is_not_swallowed(installed: Dist, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # Documented: KeyboardInterrupt cannot be told apart from a real Ctrl-C, so it passes.
+    module = writes_module(tmp_path, monkeypatch, "gancore_test_interrupting_plugin",
+                           "raise KeyboardInterrupt\n")
+    installed("gx-int", entry_points={"losses": {"stop": f"{module}:LOSS"}})
+    with pytest.raises(KeyboardInterrupt):
+        _registry.load_plugin("losses", "stop")
+
+
+@pytest.mark.parametrize(("obj", "problem"), [
+    ("DescribeRaises", "raised RuntimeError: cannot find my framework's version"),
+    ("DescribeLies", "returned str, not a gancore.BackendInfo"),
+])
+def test_a_backend_whose_describe_breaks_leaves_the_others_listed(installed: Dist, obj: str,
+                                                                  problem: str) -> None:
+    installed("gx-liar", "6.6", {"backends": {"liar": here(obj)}})
+    with pytest.warns(gancore.PluginWarning, match="backend 'liar'") as record:
+        described = gancore.describe_backends()
+    assert [i.name for i in described] == ["numpy"]
+    (message,) = [str(w.message) for w in record]
+    assert "gx-liar" in message and here(obj) in message and problem in message
+    with pytest.warns(gancore.PluginWarning, match="backend 'liar'"):
+        status, out, err = run_cli(["backends"])
+    assert status == 0, err
+    assert [line.split()[0] for line in out.splitlines()[2:]] == ["numpy"]
+
+
+def test_a_backend_that_fails_to_start_is_a_load_error(installed: Dist,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from gancore import _backend
+
+    monkeypatch.setattr(_backend, "_INSTANCES", {})
+    installed("gx-stuck", entry_points={"backends": {"stuck": here("FailsToStart")}})
+    with pytest.raises(gancore.PluginLoadError,
+                       match=r"backend 'stuck' \(entry point stuck = .*gx-stuck\) failed to "
+                             r"start: RuntimeError: no device") as caught:
+        gancore.backend("stuck")
+    assert isinstance(caught.value.__cause__, RuntimeError)
+
+
+def test_dispatch_loads_only_the_backend_that_owns_the_array(
+    installed: Dist, exploding: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fractions
+
+    from gancore import _backend
+
+    monkeypatch.setattr(_backend, "_INSTANCES", {})
+    monkeypatch.setattr(_backend, "_TYPE_CACHE", {})
+    installed("gx-fractions", entry_points={"backends": {"fractions": here("FractionBackend")}})
+    installed("gx-broken", entry_points={"backends": {"aaa_broken": f"{exploding}:Backend"}})
+    started = gancore.backend("fractions")  # as a trainer starts its backend
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning about the unrelated broken plugin
+        assert gancore.ops_for([("x", fractions.Fraction(1, 3))]) is started.ops
+    assert exploding not in sys.modules
+
+
+def test_dispatch_without_a_started_backend_says_which_ones_are_broken(
+    installed: Dist, exploding: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import decimal
+    import fractions
+
+    from gancore import _backend
+
+    monkeypatch.setattr(_backend, "_INSTANCES", {})
+    monkeypatch.setattr(_backend, "_TYPE_CACHE", {})
+    installed("gx-fractions", entry_points={"backends": {"fractions": here("FractionBackend")}})
+    installed("gx-broken", entry_points={"backends": {"aaa_broken": f"{exploding}:Backend"}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        # The backend named after the array's module is tried first: nothing else loads.
+        assert gancore.ops_for([("x", fractions.Fraction(1, 3))]).name == "fractions"
+        assert exploding not in sys.modules
+        # An array nobody claims: every backend is tried, and the error says why some could
+        # not be.
+        with pytest.raises(gancore.InvalidArgumentError,
+                           match=r"received decimal.Decimal; backend 'aaa_broken' failed to "
+                                 r"load .*gx-broken"):
+            gancore.ops_for([("x", decimal.Decimal(1))])
+
+
+def test_a_plugin_builder_that_raises_is_a_plugin_error_naming_it(installed: Dist,
+                                                                  tmp_path: Path) -> None:
+    installed("gx-buggy", "2.0", {"architectures": {"buggy": here("raising_builder")}})
+    with pytest.raises(gancore.PluginError,
+                       match=r"architecture 'buggy' \(entry point buggy = .*gx-buggy\) raised "
+                             r"ZeroDivisionError: the plugin's own bug") as caught:
+        build_architecture("buggy", (2,))
+    assert isinstance(caught.value.__cause__, ZeroDivisionError)
+    # (numpy cannot train, but the architecture is built first.)
+    status, _, err = run_cli(["train", "--arch", "buggy", "--steps", "1", "--no-progress",
+                              "--backend", "numpy", "--out", str(tmp_path / "run")])
+    assert status == 2
+    assert err.count("\n") == 1 and err.startswith("gancore: error: architecture 'buggy'")
+    assert "gx-buggy" in err and "Traceback" not in err
+
+
+def test_a_plugin_loader_that_exits_or_returns_no_dataset_is_contained(installed: Dist) -> None:
+    from gancore.training import load_dataset
+
+    installed("gx-data", entry_points={"datasets": {"quits": here("exiting_loader"),
+                                                    "odd": here("returns_a_string")}})
+    with pytest.raises(gancore.PluginError, match=r"dataset 'quits' .*gx-data.* raised "
+                                                  r"SystemExit: 4"):
+        load_dataset("quits")
+    with pytest.raises(gancore.InvalidArgumentError,
+                       match=r"dataset 'odd' must load a gancore\.data\.Dataset; received str"):
+        load_dataset("odd", {"n": 3})
+    with pytest.raises(gancore.InvalidArgumentError,
+                       match="dataset 'odd' options must be among n; received size"):
+        load_dataset("odd", {"size": 3})
+
+
+@pytest.mark.parametrize(("name", "options", "message"), [
+    ("dcgan", {"bogus": 1}, "architecture 'dcgan' options must be among latent_dim, "
+                            "num_classes, norm, semi_supervised; received bogus"),
+    ("cyclegan", {"depth": 2, "colour": "red"}, "architecture 'cyclegan' options must be "
+                                               "among .*depth.*; received colour"),
+])
+def test_unknown_architecture_options_are_named(name: str, options: dict[str, Any],
+                                                message: str) -> None:
+    with pytest.raises(gancore.InvalidArgumentError, match=message):
+        build_architecture(name, (8, 8, 1), options)
+
+
+def test_a_builders_own_type_error_is_not_taken_for_an_unknown_option(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gancore.architectures import BUILTIN_ARCHITECTURES
+
+    def buggy_mlp(sample_shape: tuple[int, ...], *, hidden: int = 4) -> Any:
+        return len(hidden)  # type: ignore[arg-type]  # TypeError: the builder's own bug
+
+    monkeypatch.setitem(BUILTIN_ARCHITECTURES, "mlp", buggy_mlp)
+    with pytest.raises(gancore.InvalidArgumentError,
+                       match=r"architecture 'mlp' failed with the options \{'hidden': 3\}: "
+                             r"TypeError: object of type 'int' has no len\(\)") as caught:
+        build_architecture("mlp", (2,), {"hidden": 3})
+    assert isinstance(caught.value.__cause__, TypeError)
+
+
+def test_a_loss_plugin_that_fails_or_does_not_reduce_is_named_before_training(
+        installed: Dist) -> None:
+    from gancore.training import resolve_loss
+
+    installed("gancore-bad-losses", entry_points={
+        "losses": {"raising": here("RAISING_LOSS"), "unreduced": here("GOOD_LOSS")}})
+    with pytest.raises(gancore.PluginError, match=r"loss 'raising' \(entry point raising = "
+                       r".*of distribution gancore-bad-losses\) fails on numpy scores: "
+                       r"critic_loss raised ZeroDivisionError"):
+        resolve_loss("raising")
+    with pytest.raises(gancore.PluginError, match=r"loss 'unreduced' .*critic_loss must "
+                                                  r"return one number; received float32 of "
+                                                  r"shape \(2, 1\)"):
+        resolve_loss("unreduced")

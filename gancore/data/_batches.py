@@ -125,6 +125,24 @@ class BatchIterator(Iterator[Batch]):
                 f"the batch position belongs to a dataset of {state['size']} samples; received "
                 f"{self.dataset.name!r} with {len(self.dataset)}"
             )
-        self.epoch, self.position = int(state["epoch"]), int(state["position"])
-        self.order = np.asarray(state["order"], np.int64).copy() if state["started"] else None
+        size = len(self.dataset)
+        epoch, position, order = state["epoch"], state["position"], state["order"]
+        for name, value, high in (("epoch", epoch, 2**63 - 1), ("position", position, size)):
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
+                raise InvalidArgumentError(
+                    f"the batch position's {name} must be an int in [0, {high}]; received "
+                    f"{value!r}"
+                )
+        if state["started"] and not (
+            isinstance(order, np.ndarray) and order.shape == (size,)
+            and order.dtype.kind in "iu" and (size == 0 or 0 <= order.min() <= order.max() < size)
+        ):
+            got = (f"{order.dtype} of shape {order.shape}" if isinstance(order, np.ndarray)
+                   else type(order).__name__)
+            raise InvalidArgumentError(
+                f"the batch position's order must be {size} indices in [0, {size}); "
+                f"received {got}"
+            )
+        self.epoch, self.position = epoch, position
+        self.order = np.asarray(order, np.int64).copy() if state["started"] else None
         set_generator_state(self.rng, state["rng"])

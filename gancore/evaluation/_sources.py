@@ -13,6 +13,7 @@ import numpy as np
 from gancore._errors import InvalidArgumentError
 from gancore.data import IMAGE_SUFFIXES, Dataset, load_image_folder, resize_images
 from gancore.data._folder import _import_pillow, _read_image
+from gancore.data._npy import read_npy
 from gancore.training import Checkpoint, load_checkpoint
 
 __all__ = ["Source", "open_source"]
@@ -82,7 +83,7 @@ def open_source(source: SourceLike, labels: Any = None) -> Source:
     folder, or an array of samples; `labels` (array or ``.npy`` path) are the classes the
     samples were requested for."""
     if isinstance(labels, str | os.PathLike):
-        labels = np.load(labels, allow_pickle=False)
+        labels = read_npy(labels, kinds="iu", ndim=(1,), what="labels file")
     if isinstance(source, Checkpoint):
         return Source(str(source.path), checkpoint=source)
     if isinstance(source, np.ndarray):
@@ -98,11 +99,20 @@ def open_source(source: SourceLike, labels: Any = None) -> Source:
     if path.is_dir():
         return Source(str(path), folder=path, labels=labels)
     if path.suffix == ".npy" and path.is_file():
-        return Source(str(path), samples=np.load(path, allow_pickle=False), labels=labels)
+        # Floats (NHWC images in [-1, 1], or points) or uint8 pixels, checked on the header
+        # before the data is read (`read_npy`: no pickle, at most MAX_NPY_BYTES).
+        samples = read_npy(path, kinds="fu", ndim=(2, 3, 4), check=_floats_or_pixels,
+                           what="samples file")
+        return Source(str(path), samples=samples, labels=labels)
     raise InvalidArgumentError(
         f"samples must be a checkpoint folder, an existing .npy file or an image folder; "
         f"received {str(path)!r}"
     )
+
+
+def _floats_or_pixels(name: str, shape: tuple[int, ...], dtype: np.dtype) -> None:
+    if dtype.kind == "u" and dtype != np.uint8:
+        raise InvalidArgumentError(f"samples must be floats or uint8 pixels; received {dtype}")
 
 
 def _as_samples(samples: np.ndarray, data_shape: tuple[int, ...], name: str) -> np.ndarray:

@@ -16,6 +16,7 @@ from gancore.training._callbacks import (
 )
 from gancore.training._checkpoint import (
     Checkpoint,
+    CheckpointLimits,
     latest_checkpoint,
     load_checkpoint,
     save_checkpoint,
@@ -45,6 +46,7 @@ __all__ = [
     "Callback",
     "Checkpoint",
     "CheckpointEvery",
+    "CheckpointLimits",
     "CycleGANTrainer",
     "GANTrainer",
     "ImagePool",

@@ -176,8 +176,16 @@ class SampleGrid(Callback):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         from PIL import Image
 
+        from gancore._errors import InvalidArgumentError
+
         self.frame_names, self.frames = [], []
         for name in state["frames"]:
+            if not isinstance(name, str) or Path(name).name != name or not name.endswith(".png"):
+                # A frame is a file of the run folder, never a path out of it.
+                raise InvalidArgumentError(
+                    f"sample grid frames must be .png file names of the run folder; received "
+                    f"{name!r}"
+                )
             path = self.out_dir / name
             try:
                 with Image.open(path) as image:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import secrets
@@ -30,15 +31,23 @@ from typing import Any
 import attrs
 import numpy as np
 
-from gancore._errors import CheckpointError, InvalidArgumentError
+from gancore._errors import CheckpointError, InvalidArgumentError, NonFiniteError
 from gancore.architectures import ArchitecturePair, NativeArchitecture
+from gancore.data._json import read_json
+from gancore.data._limits import MAX_SAMPLE_BYTES, check_limit
+from gancore.data._npy import read_npz
 from gancore.nn import NetworkSpec
 from gancore.training import _state
+from gancore.training._checkpoint_checks import (
+    CheckpointLimits,
+    check_meta,
+    check_state_document,
+)
 from gancore.training._config import TrainConfig
 from gancore.training._sampling import NumpyNetwork, generate, translate
 
-__all__ = ["Checkpoint", "latest_checkpoint", "load_checkpoint", "save_checkpoint",
-           "write_run_checkpoint"]
+__all__ = ["Checkpoint", "CheckpointLimits", "check_sample_count", "latest_checkpoint",
+           "load_checkpoint", "save_checkpoint", "write_run_checkpoint"]
 
 FORMAT = 2
 #: Formats this version reads: format 1 (weights only) samples and loads, never resumes.
@@ -238,13 +247,15 @@ def _version() -> str:
 
 @attrs.frozen
 class Checkpoint:
-    """A loaded checkpoint: metadata, specs, config and the arrays of each network."""
+    """A loaded checkpoint: metadata, specs, config and the arrays of each network (all
+    checked by `load_checkpoint`), and the limits it was read with."""
 
     path: Path
     meta: dict[str, Any]
     specs: dict[str, NetworkSpec]
     config: TrainConfig
     arrays: dict[str, dict[str, np.ndarray]]
+    limits: CheckpointLimits = attrs.field(factory=CheckpointLimits)
 
     @property
     def architecture(self) -> ArchitecturePair | NativeArchitecture:
@@ -252,14 +263,33 @@ class Checkpoint:
         its plugin, whose entry-point name is the architecture's name)."""
         info = self.meta["architecture"]
         if info.get("native"):
-            from gancore.training._recipes import build_architecture
-
-            return build_architecture(info["name"], tuple(self.meta["data"]["shape"]))
+            return self._native_architecture(info)
         return ArchitecturePair(
             name=info["name"], generator=self.specs["generator"], critic=self.specs["critic"],
             latent_dim=info["latent_dim"], num_classes=info["num_classes"], kind=info["kind"],
             packing=info.get("packing", 1),
         )
+
+    def _native_architecture(self, info: dict[str, Any]) -> NativeArchitecture:
+        from gancore.training._recipes import build_architecture
+
+        shape = tuple(self.meta["data"]["shape"])
+        arch = build_architecture(info["name"], shape)
+        where = f"checkpoint {str(self.path)!r}"
+        if not isinstance(arch, NativeArchitecture):
+            raise CheckpointError(
+                f"{where} declares a native architecture {info['name']!r}, but that "
+                f"architecture builds portable specs (its checkpoints hold them); the "
+                f"checkpoint is corrupt or of another architecture"
+            )
+        for field, saved, built in (("latent_dim", info["latent_dim"], arch.latent_dim),
+                                    ("sample shape", shape, tuple(arch.sample_shape))):
+            if saved != built:
+                raise CheckpointError(
+                    f"{where} was written by architecture {info['name']!r} with {field} "
+                    f"{saved!r}; the installed plugin builds {built!r}"
+                )
+        return arch
 
     @property
     def step(self) -> int:
@@ -273,7 +303,7 @@ class Checkpoint:
 
     def training_state(self) -> dict[str, dict[str, Any]]:
         """The training state beside the weights (`gancore.training._state`), read from
-        ``state.json`` and ``state.npz``."""
+        ``state.json`` and ``state.npz`` (bounded like the weights: `CheckpointLimits`)."""
         if not self.resumable:
             raise CheckpointError(
                 f"checkpoint {self.path} holds weights only (format "
@@ -282,10 +312,23 @@ class Checkpoint:
                 f"(Trainer.load_state), but has no optimizer, random or data state to resume "
                 f"a run from"
             )
-        document = json.loads((self.path / _STATE).read_text())
-        with np.load(self.path / _STATE_ARRAYS, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
-        return _state.merge(arrays, document)
+        limits = self.limits
+        source = self.path / _STATE
+        document = check_state_document(
+            read_json(source, what="checkpoint file", max_bytes=limits.max_json_bytes,
+                      max_depth=limits.max_json_depth, error=CheckpointError), source)
+
+        def component_of(key: str, shape: tuple[int, ...], dtype: np.dtype) -> None:
+            if key.partition("/")[0] not in document:
+                raise CheckpointError(
+                    f"array names must be <component>/<key> with a component of "
+                    f"{_STATE}; received {key!r}"
+                )
+
+        arrays = read_npz(self.path / _STATE_ARRAYS, max_bytes=limits.max_bytes,
+                          check=component_of, what="checkpoint file", error=CheckpointError,
+                          limit_name="CheckpointLimits.max_bytes")
+        return _state.merge(arrays, document, source=str(self.path))
 
     def network(self, name: str = "generator", backend: str = "numpy",
                 device: str = "auto") -> Any:
@@ -309,18 +352,34 @@ class Checkpoint:
     def _native_network(self, name: str, backend: str, device: str) -> Any:
         from gancore import backend as get_backend
 
-        arch = self.architecture
-        assert isinstance(arch, NativeArchitecture)
+        arch = self._native_architecture(self.meta["architecture"])
         be = get_backend(backend)
         target = be.resolve_device(device) if backend in arch.builders else None
         generator, critic = arch.build(backend, target)
-        net = be.wrap_native(generator if name == "generator" else critic)
-        net.set_state(self.arrays[name])
+        net = be.wrap_native(generator if name.startswith("generator") else critic)
+        own = net.get_state()
+        saved = self.arrays[name]
+        where = f"checkpoint {str(self.path)!r} network {name!r}"
+        if sorted(own) != sorted(saved):
+            raise CheckpointError(
+                f"{where} must hold the entries of {arch.name!r}'s module "
+                f"({', '.join(sorted(own))}); received {', '.join(sorted(saved))}"
+            )
+        for key, value in own.items():
+            if saved[key].shape != value.shape or saved[key].dtype != value.dtype:
+                raise CheckpointError(
+                    f"{where} entry {key!r} must be {value.dtype} of shape {value.shape}; "
+                    f"received {saved[key].dtype} of shape {saved[key].shape}"
+                )
+        net.set_state(saved)
         return net
 
     def sample(self, n: int, *, backend: str = "numpy", labels: Any = None,
-               seed: int | None = None, device: str = "auto") -> np.ndarray:
-        """`n` samples from the generator on `backend`, as numpy (NHWC images in [-1, 1])."""
+               seed: int | None = None, device: str = "auto",
+               max_bytes: int = MAX_SAMPLE_BYTES) -> np.ndarray:
+        """`n` samples from the generator on `backend`, as numpy (NHWC images in [-1, 1]).
+        The samples and their noise may take at most `max_bytes` (`MAX_SAMPLE_BYTES`);
+        samples that are not finite raise `NonFiniteError`."""
         from gancore import backend as get_backend
 
         arch = self.architecture
@@ -328,9 +387,11 @@ class Checkpoint:
             raise InvalidArgumentError(
                 "a CycleGAN checkpoint translates images: use Checkpoint.translate(images)"
             )
+        check_sample_count(n, arch, check_limit(max_bytes, "max_bytes"))
         be = get_backend(backend)
-        return generate(be, self.network("generator", backend, device), arch, n, labels=labels,
-                        seed=seed, device=device)
+        out = generate(be, self.network("generator", backend, device), arch, n, labels=labels,
+                       seed=seed, device=device)
+        return _finite(out, f"the generator of {self.path}")
 
     def translate(self, images: np.ndarray, *, direction: str = "ab", backend: str = "numpy",
                   device: str = "auto") -> np.ndarray:
@@ -340,12 +401,45 @@ class Checkpoint:
         if direction not in ("ab", "ba"):
             raise InvalidArgumentError(f"direction must be 'ab' or 'ba'; received {direction!r}")
         net = self.network("generator" if direction == "ab" else "generator_ba", backend, device)
-        return translate(get_backend(backend), net, images, device=device)
+        out = translate(get_backend(backend), net, images, device=device)
+        return _finite(out, f"the generator {direction} of {self.path}")
 
 
-def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
+def check_sample_count(n: Any, architecture: Any, max_bytes: int) -> int:
+    """`n` if it is an int >= 1 whose samples and noise fit in `max_bytes`, else raise."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise InvalidArgumentError(f"n must be an int >= 1; received {n!r}")
+    per_sample = 4 * (math.prod(architecture.sample_shape) + int(architecture.latent_dim or 0))
+    if int(n) * per_sample > max_bytes:
+        raise InvalidArgumentError(
+            f"n must be at most {max_bytes // per_sample} (max_bytes {max_bytes} of samples "
+            f"and noise, {per_sample} bytes a sample); received {n}"
+        )
+    return int(n)
+
+
+def _finite(out: np.ndarray, what: str) -> np.ndarray:
+    if not np.all(np.isfinite(out)):
+        raise NonFiniteError(f"{what} produced non-finite values (nan or inf)")
+    return out
+
+
+def load_checkpoint(path: str | os.PathLike[str], *,
+                    limits: CheckpointLimits | None = None) -> Checkpoint:
     """Read a checkpoint folder written by any backend (no pickle is ever loaded). A run
-    folder stands for its latest checkpoint."""
+    folder stands for its latest checkpoint.
+
+    Every file is checked before it is allocated (DESIGN invariant 9): ``meta.json``'s size,
+    nesting and every field gancore uses, against `limits` (`CheckpointLimits`); then each
+    array's header in ``arrays.npz`` against the specs (name, shape, float32) and the
+    archive's declared sizes, before its data is read; the weights must be finite. Anything
+    else raises `CheckpointError` naming the file and what it holds.
+    """
+    limits = limits if limits is not None else CheckpointLimits()
+    if not isinstance(limits, CheckpointLimits):
+        raise InvalidArgumentError(
+            f"limits must be a CheckpointLimits; received {type(limits).__name__}"
+        )
     folder = Path(path)
     if not (folder / _META).is_file():
         latest = latest_checkpoint(folder) if folder.is_dir() else None
@@ -355,16 +449,12 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
             f"path must be a gancore checkpoint folder (with {_META} and {_ARRAYS}) or a run "
             f"folder holding one; received {str(path)!r}"
         )
-    meta = json.loads((folder / _META).read_text())
-    if meta.get("format") not in READABLE_FORMATS:
-        raise InvalidArgumentError(
-            f"checkpoint format must be one of {', '.join(map(str, READABLE_FORMATS))}; "
-            f"received {meta.get('format')!r} in {folder}"
-        )
-    arrays: dict[str, dict[str, np.ndarray]] = {}
-    with np.load(folder / _ARRAYS, allow_pickle=False) as npz:
-        for key in npz.files:
-            net, _, param = key.partition("/")
-            arrays.setdefault(net, {})[param] = npz[key]
-    specs = {name: NetworkSpec.from_dict(d) for name, d in meta["specs"].items()}
-    return Checkpoint(folder, meta, specs, TrainConfig.from_dict(meta["config"]), arrays)
+    meta = read_json(folder / _META, what="checkpoint file", max_bytes=limits.max_json_bytes,
+                     max_depth=limits.max_json_depth, error=CheckpointError)
+    specs, config, expected = check_meta(meta, folder / _META, folder / _ARRAYS, limits,
+                                         READABLE_FORMATS)
+    # Every numeric kind reaches `expected.check`, which names the dtype the array must have.
+    arrays = read_npz(folder / _ARRAYS, max_bytes=limits.max_bytes, check=expected.check,
+                      kinds="biufc", what="checkpoint file", error=CheckpointError,
+                      limit_name="CheckpointLimits.max_bytes")
+    return Checkpoint(folder, meta, specs, config, expected.complete(arrays), limits)

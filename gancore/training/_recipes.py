@@ -6,6 +6,7 @@ recipe can be overridden from the command line or a TOML file.
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -14,7 +15,7 @@ import attrs
 import numpy as np
 
 from gancore import _registry
-from gancore._errors import InvalidArgumentError
+from gancore._errors import GancoreError, InvalidArgumentError, PluginError
 from gancore.architectures import BUILTIN_ARCHITECTURES, ArchitecturePair, NativeArchitecture
 from gancore.data import BUILTIN_DATASETS, Dataset
 from gancore.training._config import OptimizerConfig, TrainConfig
@@ -23,6 +24,8 @@ __all__ = ["RECIPES", "Recipe", "get_recipe", "load_dataset", "build_architectur
 
 #: Where the MNIST recipes look when no data path is given.
 MNIST_ENV = "GANCORE_MNIST"
+#: The options every architecture builder takes (`gancore.architectures`).
+SHARED_OPTIONS = ("latent_dim", "num_classes")
 
 
 @attrs.frozen
@@ -41,7 +44,15 @@ class Recipe:
                        config: Mapping[str, Any] | None = None,
                        architecture_options: Mapping[str, Any] | None = None,
                        dataset_options: Mapping[str, Any] | None = None) -> Recipe:
-        """A copy with some settings replaced (the config field by field)."""
+        """A copy with some settings replaced (the config field by field).
+
+        Another `architecture` than the recipe's keeps, of the recipe's architecture
+        options, only those every builder takes (``latent_dim``, ``num_classes``): the
+        others tune the recipe's own architecture (CycleGAN's ``depth``, WGAN-GP's
+        ``norm``). `architecture_options` apply on top."""
+        own_options = dict(self.architecture_options)
+        if architecture and architecture != self.architecture:
+            own_options = {k: v for k, v in own_options.items() if k in SHARED_OPTIONS}
         cfg = self.config
         if config:
             merged = {**cfg.to_dict(), **config}
@@ -54,13 +65,18 @@ class Recipe:
             architecture=architecture or self.architecture,
             dataset=dataset or self.dataset,
             config=cfg,
-            architecture_options={**self.architecture_options, **(architecture_options or {})},
+            architecture_options={**own_options, **(architecture_options or {})},
             dataset_options={**self.dataset_options, **(dataset_options or {})},
         )
 
 
 def load_dataset(name: str, options: Mapping[str, Any] | None = None) -> Dataset:
-    """A dataset by name: gancore's own or a `gancore.datasets` plugin (a loader callable)."""
+    """A dataset by name: gancore's own or a `gancore.datasets` plugin (a loader callable).
+
+    The options must be the loader's keyword arguments (``folder`` stands for
+    ``image_folder``'s ``root``); an unknown or missing one, a loader that raises anything
+    but a gancore error, or one that returns no `Dataset` is an error naming the dataset.
+    """
     options = dict(options or {})
     if name in BUILTIN_DATASETS:
         loader = BUILTIN_DATASETS[name]
@@ -72,9 +88,11 @@ def load_dataset(name: str, options: Mapping[str, Any] | None = None) -> Dataset
                     f"(or set {MNIST_ENV})"
                 )
             options["folder"] = folder
+        if name == "image_folder" and "folder" in options and "root" not in options:
+            options["root"] = options.pop("folder")
     else:
         loader = _registry.load_plugin("datasets", name)
-    data = loader(**options)
+    data = _call("datasets", name, loader, (), options)
     if not isinstance(data, Dataset):
         raise InvalidArgumentError(
             f"dataset {name!r} must load a gancore.data.Dataset; received {type(data).__name__}"
@@ -85,15 +103,75 @@ def load_dataset(name: str, options: Mapping[str, Any] | None = None) -> Dataset
 def build_architecture(name: str, sample_shape: tuple[int, ...],
                        options: Mapping[str, Any] | None = None
                        ) -> ArchitecturePair | NativeArchitecture:
-    """An architecture by name: gancore's own or a `gancore.architectures` plugin."""
+    """An architecture by name: gancore's own or a `gancore.architectures` plugin.
+
+    The options must be the builder's keyword arguments; an unknown or missing one, a
+    builder that raises anything but a gancore error, or one that builds something else
+    than an architecture is an error naming the architecture."""
     builder = BUILTIN_ARCHITECTURES.get(name) or _registry.load_plugin("architectures", name)
-    pair = builder(tuple(sample_shape), **dict(options or {}))
+    pair = _call("architectures", name, builder, (tuple(sample_shape),), dict(options or {}))
     if not isinstance(pair, (ArchitecturePair, NativeArchitecture)):
         raise InvalidArgumentError(
             f"architecture {name!r} must build an ArchitecturePair or a NativeArchitecture; "
             f"received {type(pair).__name__}"
         )
     return pair
+
+
+_SINGULAR = {"architectures": "architecture", "datasets": "dataset"}
+_KEYWORDS = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+
+
+def _call(group: str, name: str, fn: Any, args: tuple[Any, ...],
+          options: dict[str, Any]) -> Any:
+    """`fn(*args, **options)` for the builder or loader `name`: options checked against its
+    signature first (its own TypeErrors are not mistaken for the user's), and what it raises
+    other than gancore errors turned into one naming it (and, for a plugin, its
+    distribution)."""
+    what = f"{_SINGULAR[group]} {name!r}"
+    try:
+        signature: inspect.Signature | None = inspect.signature(fn)
+    except (TypeError, ValueError):  # a callable without a signature: call it as it is
+        signature = None
+    if signature is not None:
+        params = signature.parameters
+        takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+        keywords = [p for p in list(params.values())[len(args):] if p.kind in _KEYWORDS]
+        accepted = [p.name for p in keywords]
+        unknown = sorted(k for k in options if k not in accepted)
+        if unknown and not takes_any:
+            allowed = f"must be among {', '.join(accepted)}" if accepted else "must be none"
+            raise InvalidArgumentError(
+                f"{what} options {allowed}; received {', '.join(unknown)}"
+            )
+        missing = [p.name for p in keywords
+                   if p.default is inspect.Parameter.empty and p.name not in options]
+        if missing:
+            folder = group == "datasets" and {"folder", "root"} & set(missing)
+            hint = " (a folder: pass --data PATH)" if folder else ""
+            raise InvalidArgumentError(
+                f"{what} needs the option {', '.join(missing)}{hint}; received "
+                f"{', '.join(sorted(options)) or 'none'}"
+            )
+        try:
+            signature.bind(*args, **options)
+        except TypeError as e:
+            raise InvalidArgumentError(
+                f"{what} cannot take the options {', '.join(sorted(options)) or 'none'}: {e}"
+            ) from None
+    builtin = name in (BUILTIN_ARCHITECTURES if group == "architectures" else BUILTIN_DATASETS)
+    try:
+        return fn(*args, **options)
+    except GancoreError:
+        raise
+    except (Exception, SystemExit) as e:
+        if builtin:
+            raise InvalidArgumentError(
+                f"{what} failed with the options {options!r}: {type(e).__name__}: {e}"
+            ) from e
+        raise PluginError(
+            f"{what} ({_registry.origin(group, name)}) raised {type(e).__name__}: {e}"
+        ) from e
 
 
 def inverted(data: Dataset) -> Dataset:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from gancore._errors import RunFolderError
+from gancore.data._json import read_json
 from gancore.training._checkpoint import CHECKPOINTS, LATEST, latest_checkpoint
 
 __all__ = ["RunFolder"]
@@ -78,8 +79,14 @@ class RunFolder:
     def lock(self) -> Iterator[None]:
         """Hold the folder for one training: another one that tries gets a `RunFolderError`.
         The operating system drops the lock when the process ends, kill -9 included."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path / _LOCK, "a+")  # noqa: SIM115 (held for the block)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            handle = open(self.path / _LOCK, "a+")  # noqa: SIM115 (held for the block)
+        except OSError as e:
+            raise RunFolderError(
+                f"out must be a folder gancore can create and write; received "
+                f"{str(self.path)!r} ({type(e).__name__}: {e.strerror or e})"
+            ) from None
         try:
             try:
                 import fcntl
@@ -111,10 +118,7 @@ class RunFolder:
                 f"{self.path} is not a gancore run folder (it has no {SETTINGS}); received "
                 f"{str(self.path)!r}"
             )
-        try:
-            value = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise RunFolderError(f"{path} is not readable JSON: {e}") from None
+        value = read_json(path, what="run settings", error=RunFolderError)
         if not isinstance(value, dict) or not isinstance(value.get("settings"), dict):
             raise RunFolderError(
                 f"{path} holds no run settings (it was written by an older gancore, whose "

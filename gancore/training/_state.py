@@ -24,7 +24,7 @@ import numpy as np
 
 from gancore._errors import CheckpointError, NonFiniteError
 
-__all__ = ["RESUMABLE_SETTINGS", "Stateful", "capture", "check_finite_state",
+__all__ = ["RESUMABLE_SETTINGS", "LoadedState", "Stateful", "capture", "check_finite_state",
            "check_resumable", "data_fingerprint", "merge", "restore", "split"]
 
 Component = dict[str, Any]
@@ -59,25 +59,48 @@ def capture(trainer: Any) -> dict[str, Component]:
     return state
 
 
+class LoadedState(dict[str, Component]):
+    """A state read from a checkpoint; `source` names it in error messages."""
+
+    def __init__(self, components: Mapping[str, Component], source: str) -> None:
+        super().__init__(components)
+        self.source = source
+
+
 def restore(trainer: Any, state: Mapping[str, Component]) -> None:
     """Load a `capture`d state into `trainer` (built from the same architecture, data and
     config). The framework's random stream is restored on the backend that saved it; on
-    another backend it stays as seeded (dropout masks then differ, nothing else)."""
+    another backend it stays as seeded (dropout masks then differ, nothing else).
+
+    A component that is missing, or that its part cannot load (a state of the wrong types or
+    shapes: a corrupt or hostile checkpoint), raises `CheckpointError` naming it."""
     backend = trainer.backend
-    trainer.load_state_dict(state["loop"])
-    for name, (optimizer, nets) in trainer.optimizers().items():
-        _load_optimizer(backend, optimizer, nets, state[f"optimizer.{name}"], name)
-    own_random = state.get(f"random.{backend.name}")
-    if own_random is not None and hasattr(backend, "set_random_state"):
-        backend.set_random_state(own_random)
-    for name, part in trainer.stateful_parts().items():
+    where = f"checkpoint {getattr(state, 'source', '')}".rstrip()
+
+    def load(name: str, action: Any) -> None:
         if name not in state:
-            raise CheckpointError(f"the checkpoint holds no state for {name!r}")
-        part.load_state_dict(state[name])
+            raise CheckpointError(f"the {where} holds no state for {name!r}")
+        try:
+            action(state[name])
+        except Exception as e:  # the part's own error, or what bad values make it raise
+            cause = str(e) if isinstance(e, CheckpointError) else f"{type(e).__name__}: {e}"
+            raise CheckpointError(
+                f"the {where} holds a state for {name!r} that cannot be restored: {cause}"
+            ) from e
+
+    load("loop", trainer.load_state_dict)
+    for name, (optimizer, nets) in trainer.optimizers().items():
+        load(f"optimizer.{name}",
+             lambda c, o=optimizer, n=nets, k=name: _load_optimizer(backend, o, n, c, k))
+    own_random = f"random.{backend.name}"
+    if own_random in state and hasattr(backend, "set_random_state"):
+        load(own_random, backend.set_random_state)
+    for name, part in trainer.stateful_parts().items():
+        load(name, part.load_state_dict)
     for callback in trainer.callbacks:
         key = getattr(callback, "state_key", None)
         if key and f"callback.{key}" in state and hasattr(callback, "load_state_dict"):
-            callback.load_state_dict(state[f"callback.{key}"])
+            load(f"callback.{key}", callback.load_state_dict)
 
 
 def _optimizer_component(backend: Any, optimizer: Any, nets: Mapping[str, Any]) -> Component:
@@ -108,16 +131,32 @@ def _load_optimizer(backend: Any, optimizer: Any, nets: Mapping[str, Any],
     raw: dict[str, list[Any]] = {"step": [], **{s: [] for s in slots}}
     for net_name, net in nets.items():
         names = net.trainable_names()
-        try:
-            for slot in slots:
-                raw[slot] += net.from_canonical(
-                    {p: component[f"{net_name}/{p}/{slot}"] for p in names})
-            raw["step"] += [component[f"{net_name}/{p}/step"] for p in names]
-        except KeyError as e:
-            raise CheckpointError(
-                f"the {name} optimizer's state lacks {e.args[0]!r} of network {net_name!r}"
-            ) from None
+        shapes = {p: np.shape(v) for p, v in net.get_state().items()}
+        for slot in slots:
+            values = {p: _moment(component, f"{net_name}/{p}/{slot}", name, np.float32,
+                                 shapes[p]) for p in names}
+            raw[slot] += net.from_canonical(values)
+        raw["step"] += [_moment(component, f"{net_name}/{p}/step", name, np.float64, ())
+                        for p in names]
     backend.set_optimizer_state(optimizer, raw)
+
+
+def _moment(component: Mapping[str, Any], key: str, name: str, dtype: type,
+            shape: tuple[int, ...]) -> np.ndarray:
+    """One array of an optimizer's state, of exactly the dtype and shape it must have."""
+    if key not in component:
+        raise CheckpointError(f"the {name} optimizer's state lacks {key!r}")
+    value = component[key]
+    if not isinstance(value, np.ndarray) or value.dtype != dtype or value.shape != shape:
+        got = (f"{value.dtype} of shape {value.shape}" if isinstance(value, np.ndarray)
+               else type(value).__name__)
+        raise CheckpointError(
+            f"the {name} optimizer's {key!r} must be {np.dtype(dtype)} of shape {shape}; "
+            f"received {got}"
+        )
+    if not np.all(np.isfinite(value)):
+        raise CheckpointError(f"the {name} optimizer's {key!r} holds nan or inf")
+    return value
 
 
 def split(state: Mapping[str, Component]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -136,13 +175,14 @@ def split(state: Mapping[str, Component]) -> tuple[dict[str, np.ndarray], dict[s
     return arrays, document
 
 
-def merge(arrays: Mapping[str, np.ndarray], document: Mapping[str, Any]) -> dict[str, Component]:
-    """The inverse of `split`."""
+def merge(arrays: Mapping[str, np.ndarray], document: Mapping[str, Any],
+          source: str | None = None) -> dict[str, Component]:
+    """The inverse of `split` (a `LoadedState` naming `source` when it is given)."""
     state: dict[str, Component] = {name: dict(values) for name, values in document.items()}
     for key, value in arrays.items():
         name, _, rest = key.partition("/")
         state.setdefault(name, {})[rest] = value
-    return state
+    return state if source is None else LoadedState(state, source)
 
 
 def check_finite_state(arrays: Mapping[str, np.ndarray], step: int) -> None:

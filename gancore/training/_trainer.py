@@ -16,7 +16,13 @@ import numpy as np
 
 from gancore import _registry
 from gancore._backend import backend as get_backend
-from gancore._errors import GancoreError, InvalidArgumentError, NonFiniteError, TrainingStopped
+from gancore._errors import (
+    GancoreError,
+    InvalidArgumentError,
+    NonFiniteError,
+    PluginError,
+    TrainingStopped,
+)
 from gancore.architectures import ArchitecturePair, NativeArchitecture
 from gancore.data import Dataset, iterate_batches
 from gancore.data._random import generator_state, set_generator_state
@@ -46,7 +52,10 @@ Metrics = Mapping[str, Array]
 
 
 def resolve_loss(name: str) -> Any:
-    """A loss family by name: gancore's own, or a plugin of the `gancore.losses` group."""
+    """A loss family by name: gancore's own, or a plugin of the `gancore.losses` group. A
+    plugin's loss is tried once on small numpy scores first: one that raises, or returns
+    something other than one number, is a `PluginError` naming the plugin, not a crash in
+    the middle of a training step."""
     if name in LOSS_FAMILIES:
         return LOSS_FAMILIES[name]
     loss = _registry.load_plugin("losses", name)
@@ -56,6 +65,20 @@ def resolve_loss(name: str) -> Any:
             f"loss {name!r} must have critic_loss(real, fake) and generator_loss(fake); "
             f"received {type(loss).__name__}"
         )
+    scores = np.array([[0.5], [-1.0]], np.float32), np.array([[-0.25], [2.0]], np.float32)
+    for call, args in (("critic_loss", scores), ("generator_loss", scores[1:])):
+        try:
+            value = np.asarray(getattr(loss, call)(*args))
+        except Exception as e:
+            raise PluginError(
+                f"loss {name!r} ({_registry.origin('losses', name)}) fails on numpy scores: "
+                f"{call} raised {type(e).__name__}: {e}"
+            ) from e
+        if value.size != 1 or not np.issubdtype(value.dtype, np.number):
+            raise PluginError(
+                f"loss {name!r} ({_registry.origin('losses', name)}): {call} must return one "
+                f"number; received {value.dtype} of shape {value.shape}"
+            )
     return loss
 
 
