@@ -10,7 +10,7 @@ import argparse
 import sys
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from gancore._errors import GancoreError, TrainingStopped
 
@@ -54,19 +54,54 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
 
 _TRAIN_FLAGS = ("recipe", "backend", "steps", "seed", "out", "device", "arch", "loss",
                 "dataset", "data_path", "batch_size", "compile", "sample_every",
-                "checkpoint_every", "keep_checkpoints", "overwrite")
+                "checkpoint_every", "keep_checkpoints", "overwrite", "threads")
+
+
+#: Types of the top-level keys of a TOML config (the flags' names).
+_FLAG_TYPES: dict[str, tuple[type, str]] = {
+    **{k: (str, "a string") for k in ("recipe", "backend", "out", "device", "arch", "loss",
+                                      "dataset", "data_path")},
+    **{k: (int, "an int") for k in ("steps", "seed", "batch_size", "sample_every",
+                                    "checkpoint_every", "keep_checkpoints")},
+    **{k: (bool, "true or false") for k in ("compile", "overwrite")},
+    **{k: (dict, "a table") for k in ("train", "architecture", "data")},
+    "threads": ((int, str), "an int or 'auto'"),
+}
 
 
 def _load_toml(path: str) -> dict[str, Any]:
+    import os
     import tomllib
 
+    from gancore.data._limits import MAX_CONFIG_BYTES
+
+    name = f"config file {path!r}"
     try:
+        if os.path.isdir(path):
+            raise GancoreError(f"{name} must be a TOML file; received a folder")
         with open(path, "rb") as f:
-            return tomllib.load(f)
+            raw = f.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
         raise GancoreError(f"config file not found: {path}") from None
+    except OSError as e:
+        raise GancoreError(f"{name} cannot be read: {e.strerror or e}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise GancoreError(f"{name} must be at most {MAX_CONFIG_BYTES} bytes; received more")
+    try:
+        loaded = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise GancoreError(f"{name} is not UTF-8 text (a binary file?): {e}") from None
     except tomllib.TOMLDecodeError as e:
-        raise GancoreError(f"config file {path} is not valid TOML: {e}") from None
+        raise GancoreError(f"{name} is not valid TOML: {e}") from None
+    except RecursionError:
+        raise GancoreError(f"{name} nests arrays or tables too deep") from None
+    for key, value in loaded.items():
+        kind, wanted = _FLAG_TYPES.get(key, (object, ""))
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise GancoreError(
+                f"{name}: {key} must be {wanted}; received {type(value).__name__} {value!r}"
+            )
+    return loaded
 
 
 def _train_settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -75,13 +110,13 @@ def _train_settings(args: argparse.Namespace) -> dict[str, Any]:
     config, architecture options and dataset options."""
     settings: dict[str, Any] = {"train": {}, "architecture": {}, "data": {}}
     if args.config:
-        loaded = _load_toml(args.config)
         allowed = set(_TRAIN_FLAGS) | set(settings)
+        loaded = _load_toml(args.config)
         unknown = sorted(set(loaded) - allowed)
         if unknown:
             raise GancoreError(
                 f"config keys must be among {', '.join(sorted(allowed))}; received "
-                f"{', '.join(unknown)}"
+                f"{', '.join(unknown)} in {args.config!r}"
             )
         for key, value in loaded.items():
             settings[key] = {**settings[key], **value} if key in ("train", "architecture",
@@ -105,7 +140,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         data_options["folder"] = s["data_path"]
     common = {"steps": s.get("steps"), "device": s.get("device", "auto"),
               "progress": not args.no_progress, "compile": bool(s.get("compile", False)),
-              "keep_checkpoints": s.get("keep_checkpoints", 3)}
+              "keep_checkpoints": s.get("keep_checkpoints", 3), "threads": s.get("threads")}
     if args.resume:
         _check_resume_flags(args.resume, s, data_options)
         result = resume(args.resume, backend=s.get("backend"), config=s["train"], **common)
@@ -157,16 +192,32 @@ def _check_resume_flags(run_dir: str, s: dict[str, Any], data_options: dict[str,
 def _cmd_sample(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from gancore.data._npy import read_npy
     from gancore.training import load_checkpoint, save_samples
 
     ckpt = load_checkpoint(args.checkpoint)
     backend = args.backend or "numpy"
-    if ckpt.architecture.kind == "cyclegan":
+    kind = ckpt.architecture.kind
+    if kind == "cyclegan":
         if not args.input:
             raise GancoreError("a CycleGAN checkpoint translates images: pass --input FILE.npy")
-        images = np.load(args.input, allow_pickle=False)
+        images = read_npy(args.input, kinds="f", ndim=(4,), what="--input")
+        if not images.size or not (np.all(np.isfinite(images)) and images.min() >= -1
+                                   and images.max() <= 1):
+            got = (f"values from {images.min():g} to {images.max():g}" if images.size
+                   else f"shape {images.shape}")
+            raise GancoreError(
+                f"--input {args.input!r} must hold one or more finite images in [-1, 1]; "
+                f"received {got}"
+            )
         out = ckpt.translate(images, backend=backend, device=args.device)
     else:
+        if args.input:
+            raise GancoreError(
+                f"--input is for CycleGAN checkpoints, which translate images; "
+                f"{args.checkpoint!r} is a {kind!r} model, which samples from noise: drop "
+                f"--input"
+            )
         out = ckpt.sample(args.n, backend=backend, labels=args.label, seed=args.seed,
                           device=args.device)
     save_samples(args.out, out)
@@ -184,10 +235,51 @@ def _cmd_recipes(args: argparse.Namespace) -> int:
     return 0
 
 
+class _UsageError(Exception):
+    """A command line argparse refuses (its message names the argument)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors as one `gancore: error:` line (see `main`), not usage text
+    and `sys.exit` from inside the parser."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(f"{message} (see {self.prog} --help)")
+
+
+def _threads(text: str) -> int | str:
+    """--threads: an int >= 1 or 'auto'."""
+    if text == "auto":
+        return text
+    return int(_int_in(1)(text))
+
+
+def _int_in(low: int, high: int | None = None) -> Any:
+    """An argparse type: an int in [low, high], said in gancore's words when it is not."""
+    allowed = f"an int >= {low}" if high is None else f"an int in [{low}, {high}]"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"must be {allowed}; received {text!r}")
+        return value
+
+    return parse
+
+
+_SEED = _int_in(0, 2**64 - 1)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="gancore", description="GANs written once, run on PyTorch or TensorFlow."
     )
+    parser.add_argument("--debug", action="store_true",
+                        help="on an error, show Python's traceback (for bug reports) instead "
+                             "of one line")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("backends", help="list the installed backends (imports no framework)")
     p.set_defaults(run=_cmd_backends)
@@ -197,21 +289,26 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a recipe (default: DCGAN on the 8x8 digits)")
     p.add_argument("--recipe", help="recipe name (see `gancore recipes`); default dcgan")
     p.add_argument("--backend", help="torch or tensorflow (default: torch if installed)")
-    p.add_argument("--steps", type=int, help="generator steps")
-    p.add_argument("--seed", type=int, help="random seed")
+    p.add_argument("--steps", type=_int_in(1), help="generator steps")
+    p.add_argument("--seed", type=_SEED, help="random seed (0 to 2**64 - 1)")
     p.add_argument("--out", help="output folder (default runs/<recipe>-<backend>)")
     p.add_argument("--device", help="auto, cpu or cuda[:N]")
-    p.add_argument("--arch", help="architecture (built-in or plugin) instead of the recipe's")
+    p.add_argument("--arch", help="architecture (built-in or plugin) instead of the recipe's "
+                   "(of the recipe's architecture options only latent_dim and num_classes "
+                   "carry over)")
     p.add_argument("--loss", help="loss family (built-in or plugin) instead of the recipe's")
     p.add_argument("--dataset", help="dataset (built-in or plugin) instead of the recipe's")
     p.add_argument("--data", dest="data_path",
                    help="data folder for file-based datasets (MNIST, CIFAR-10, image folders)")
-    p.add_argument("--batch-size", type=int, dest="batch_size")
-    p.add_argument("--sample-every", type=int, dest="sample_every")
-    p.add_argument("--checkpoint-every", type=int, dest="checkpoint_every",
+    p.add_argument("--batch-size", type=_int_in(1), dest="batch_size")
+    p.add_argument("--sample-every", type=_int_in(0), dest="sample_every")
+    p.add_argument("--checkpoint-every", type=_int_in(0), dest="checkpoint_every",
                    help="write a step-numbered checkpoint every N steps (0: only at the end)")
-    p.add_argument("--keep-checkpoints", type=int, dest="keep_checkpoints",
+    p.add_argument("--keep-checkpoints", type=_int_in(1), dest="keep_checkpoints",
                    help="how many numbered checkpoints to keep (default 3)")
+    p.add_argument("--threads", type=_threads,
+                   help="the framework's threads: N, or auto (default: $GANCORE_THREADS, else "
+                        "auto: the cores the load average says are free)")
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue the run in RUN_DIR from its latest checkpoint (--steps may "
                         "raise its length; --backend may change)")
@@ -224,12 +321,14 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sample", help="draw samples from a checkpoint, on any backend")
     p.add_argument("--checkpoint", required=True, help="checkpoint folder")
-    p.add_argument("--n", type=int, default=64, help="number of samples")
+    p.add_argument("--n", type=_int_in(1), default=64,
+                   help="number of samples (their bytes are limited: MAX_SAMPLE_BYTES, 2 GiB)")
     p.add_argument("--out", required=True, help="FILE.png (a grid) or FILE.npy (NHWC array)")
     p.add_argument("--backend", help="numpy (default), torch or tensorflow")
     p.add_argument("--device", default="auto")
-    p.add_argument("--label", type=int, help="class of every sample (conditional models)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--label", type=_int_in(0),
+                   help="class of every sample (conditional models)")
+    p.add_argument("--seed", type=_SEED, default=0, help="random seed (0 to 2**64 - 1)")
     p.add_argument("--input", help="CycleGAN: images to translate (.npy, NHWC in [-1, 1])")
     p.set_defaults(run=_cmd_sample)
 
@@ -251,18 +350,53 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
-    args = _parser().parse_args(argv)
+    """Run the command line; returns the exit status.
+
+    Every error ends in one line on stderr, ``gancore: error: ...``: status 2 for what the
+    user can fix (a gancore error, a refused argument, a file that cannot be read or
+    written), 1 for anything else (a bug: ``--debug`` shows its traceback), 128 + the
+    signal for a training stopped by SIGINT or SIGTERM, 130 for Ctrl-C elsewhere.
+    """
+    debug = False
     try:
+        args = _parser().parse_args(argv)
+        debug = args.debug
         with warnings.catch_warnings():
             warnings.simplefilter("default")
             return int(args.run(args))
     except TrainingStopped as e:
-        print(f"gancore: {e}", file=sys.stderr)
+        print(f"gancore: {_one_line(e)}", file=sys.stderr)
         return 128 + e.signal
+    except _UsageError as e:
+        return _fail(str(e), 2)
     except GancoreError as e:
-        print(f"gancore: error: {e}", file=sys.stderr)
-        return 2
+        if debug:
+            raise
+        return _fail(str(e), 2)
+    except OSError as e:
+        if debug:
+            raise
+        where = f"{e.filename}: " if e.filename else ""
+        return _fail(f"{where}{e.strerror or e}", 2)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("gancore: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:
+        if debug:
+            raise
+        return _fail(f"unexpected {type(e).__name__}: {e} (a bug in gancore or a plugin: "
+                     f"rerun with --debug for the traceback, and report it)", 1)
+
+
+def _one_line(message: object) -> str:
+    return " ".join(str(message).split())
+
+
+def _fail(message: str, status: int) -> int:
+    print(f"gancore: error: {_one_line(message)}", file=sys.stderr)
+    return status
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ CONFIGS = {
                            generator_optimizer=SGD, critic_optimizer=SGD),
     "r1": TrainConfig(batch_size=32, seed=3, r1_penalty=1.0, generator_optimizer=SGD,
                       critic_optimizer=SGD),
+    "reuse-fakes": TrainConfig(batch_size=32, seed=3, reuse_fakes=True,
+                               generator_optimizer=SGD, critic_optimizer=SGD),
 }
 
 

@@ -512,3 +512,19 @@ def test_threads_are_chosen_recorded_and_kept_on_resume(tmp_path: Path,
     monkeypatch.setenv("GANCORE_THREADS", "0")
     with pytest.raises(gancore.InvalidArgumentError, match="threads must be an int >= 1"):
         train("dcgan", backend="torch", out_dir=tmp_path / "other", steps=1, progress=False)
+
+
+def test_the_command_line_sets_threads_by_flag_and_toml(tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    load_backend("torch")
+    out = tmp_path / "run"
+    assert _run(tmp_path, "--out", str(out), "--steps", "1", "--threads", "1") == 0
+    assert json.loads((out / "run.json").read_text())["threads"] == 1
+    capsys.readouterr()
+    assert _run(tmp_path, "--out", str(tmp_path / "x"), "--threads", "0") == 2
+    assert "--threads: must be an int >= 1; received '0'" in capsys.readouterr().err
+    bad = tmp_path / "bad.toml"
+    bad.write_text('threads = "two"\n')
+    assert main(["train", "--config", str(bad), "--out", str(tmp_path / "y")]) == 2
+    assert "threads must be an int >= 1 or 'auto'; received 'two'" in capsys.readouterr().err

@@ -160,18 +160,20 @@ def _execute(folder: RunFolder, rec: Recipe, *, backend: str, device: str, progr
         if isinstance(threads, str) and threads.isdigit():
             threads = int(threads)
     count = resolve_threads(threads)
-    native = get_backend(backend)
-    if hasattr(native, "set_threads"):
-        try:
-            native.set_threads(count)
-        except GancoreError as e:
-            if asked:
-                raise
-            # A default cannot move a framework that this process already runs.
-            warnings.warn(f"{e}; training on those", stacklevel=3)
     with folder.lock():
         data = load_dataset(rec.dataset, rec.dataset_options)
         pair = build_architecture(rec.architecture, tuple(data.shape), rec.architecture_options)
+        # Before the trainer builds anything: TensorFlow takes threads only before its
+        # first op.
+        native = get_backend(backend)
+        if hasattr(native, "set_threads"):
+            try:
+                native.set_threads(count)
+            except GancoreError as e:
+                if asked:
+                    raise
+                # A default cannot move a framework that this process already runs.
+                warnings.warn(f"{e}; training on those", stacklevel=3)
         cfg = rec.config
         means = None
         if rec.dataset in ("ring", "grid"):

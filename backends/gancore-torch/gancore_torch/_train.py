@@ -161,12 +161,15 @@ class JointUpdate:
         self.second = torch.compile(second) if compile else second
         self.optimizers = first_optimizer, second_optimizer
         self.post = post
+        # A compiled objective is one autograd node for all its outputs: the carried fakes'
+        # backward runs through it again, so its saved tensors must outlive the first.
+        self.retain = compile
 
     def __call__(self, inputs: Mapping[str, Any]) -> Mapping[str, torch.Tensor]:
         first_opt, second_opt = self.optimizers
         first_opt.zero_grad(set_to_none=True)
         loss, metrics, carry = self.first(inputs)
-        loss.backward()
+        loss.backward(retain_graph=self.retain)
         first_opt.step()
         if self.post is not None:
             self.post()
