@@ -157,19 +157,18 @@ class JointUpdate:
     def __init__(self, first: Any, first_optimizer: torch.optim.Optimizer, second: Any,
                  second_optimizer: torch.optim.Optimizer, post: Callable[[], None] | None = None,
                  compile: bool = False) -> None:
-        self.first = torch.compile(first) if compile else first
+        # The first objective runs eagerly: compiled, it would be one autograd node for all
+        # its outputs, and the carried fakes' backward would run the whole of it again.
+        self.first = first
         self.second = torch.compile(second) if compile else second
         self.optimizers = first_optimizer, second_optimizer
         self.post = post
-        # A compiled objective is one autograd node for all its outputs: the carried fakes'
-        # backward runs through it again, so its saved tensors must outlive the first.
-        self.retain = compile
 
     def __call__(self, inputs: Mapping[str, Any]) -> Mapping[str, torch.Tensor]:
         first_opt, second_opt = self.optimizers
         first_opt.zero_grad(set_to_none=True)
         loss, metrics, carry = self.first(inputs)
-        loss.backward(retain_graph=self.retain)
+        loss.backward()
         first_opt.step()
         if self.post is not None:
             self.post()
