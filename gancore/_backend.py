@@ -72,7 +72,7 @@ def describe_backends() -> list[BackendInfo]:
     for name, cls in _registry.try_load_all("backends").items():
         try:
             info = cls.describe()
-        except (Exception, SystemExit) as e:
+        except (Exception, SystemExit, KeyboardInterrupt) as e:
             problem = f"raised {type(e).__name__}: {e}"
         else:
             if isinstance(info, BackendInfo):

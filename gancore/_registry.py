@@ -218,9 +218,9 @@ def load_plugin(group: str, name: str) -> Any:
 
     Raises PluginNotFoundError for an unknown name and PluginLoadError, chained to the
     original exception, when the plugin fails to import or is the wrong kind of object.
-    A plugin that calls ``sys.exit`` while it is imported is contained the same way
-    (`SystemExit` is caught); `KeyboardInterrupt` is not, so that Ctrl-C still stops
-    gancore (a plugin raising it itself cannot be told apart from a real one).
+    A plugin that calls ``sys.exit`` or raises `KeyboardInterrupt` while it is imported is
+    contained the same way: a broken plugin must not take gancore down. (A real Ctrl-C
+    during that import is reported as such a failure; the next one stops gancore.)
     """
     entries = _discover(_check_group(group))
     if name not in entries:
@@ -229,7 +229,7 @@ def load_plugin(group: str, name: str) -> Any:
     where = origin(group, name)
     try:
         obj = entry.load()
-    except (Exception, SystemExit) as e:
+    except (Exception, SystemExit, KeyboardInterrupt) as e:
         raise PluginLoadError(
             f"{_SINGULAR[group]} {name!r} failed to load ({where}): {type(e).__name__}: {e}"
         ) from e

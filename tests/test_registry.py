@@ -549,13 +549,13 @@ def test_a_plugin_that_exits_at_import_is_contained(installed: Dist, tmp_path: P
     assert "dcgan" in out  # the others are listed
 
 
-def test_ctrl_c_at_plugin_import_is_not_swallowed(installed: Dist, tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    # Documented: KeyboardInterrupt cannot be told apart from a real Ctrl-C, so it passes.
+def test_a_keyboard_interrupt_at_plugin_import_is_a_broken_plugin(
+        installed: Dist, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     module = writes_module(tmp_path, monkeypatch, "gancore_test_interrupting_plugin",
                            "raise KeyboardInterrupt\n")
     installed("gx-int", entry_points={"losses": {"stop": f"{module}:LOSS"}})
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(gancore.PluginLoadError, match=r"loss 'stop' failed to load .*gx-int.*"
+                                                      r"KeyboardInterrupt"):
         _registry.load_plugin("losses", "stop")
 
 
