@@ -77,6 +77,18 @@ class Backend(Protocol):
         """Load an `optimizer_state` (native layouts): the next update is the one the saving
         optimizer would have made."""
 
+    def make_joint_update(self, first: Any, first_optimizer: Any, second: Any,
+                          second_optimizer: Any, *, post: Any = None,
+                          compile: bool = False) -> Any:
+        """One critic update then one generator update (``reuse_fakes``): ``first(inputs)
+        -> (loss, metrics, carry)``, ``second(inputs, carry) -> (loss, metrics)``, where
+        `carry` holds the fakes with the generator's graph; the call returns both metrics.
+        Optional: a backend without it trains without ``reuse_fakes``."""
+
+    def set_threads(self, threads: int) -> None:
+        """Run the framework's ops on `threads` threads (a `GancoreError` where that can no
+        longer change)."""
+
     def random_state(self) -> Mapping[str, Any]:
         """The framework's own random streams (dropout masks) as numpy arrays."""
 
