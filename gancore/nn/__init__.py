@@ -10,11 +10,10 @@ float64 reference they are tested against. Shapes are per sample, NHWC for image
 from __future__ import annotations
 
 from gancore.nn._init import (
+    CanonicalLayouts,
     buffer_names,
-    canonical_arrays,
     check_state,
     init_state,
-    native_arrays,
     parameter_shapes,
     trainable_names,
 )
@@ -45,6 +44,7 @@ __all__ = [
     "Activation",
     "Add",
     "BatchNorm",
+    "CanonicalLayouts",
     "CategoricalCode",
     "Concat",
     "Conv2D",
@@ -64,13 +64,11 @@ __all__ = [
     "Reshape",
     "Upsample",
     "buffer_names",
-    "canonical_arrays",
     "check_state",
     "forward_numpy",
     "forward_numpy_training",
     "init_state",
     "layer_from_dict",
-    "native_arrays",
     "parameter_shapes",
     "sequential",
     "trainable_names",

@@ -17,8 +17,8 @@ from gancore._errors import InvalidArgumentError
 from gancore.nn._layers import ParamSpec
 from gancore.nn._spec import NetworkSpec
 
-__all__ = ["buffer_names", "canonical_arrays", "check_state", "init_state", "native_arrays",
-           "parameter_shapes", "trainable_names"]
+__all__ = ["CanonicalLayouts", "buffer_names", "check_state", "init_state", "parameter_shapes",
+           "trainable_names"]
 
 
 def _param_specs(spec: NetworkSpec) -> list[tuple[str, ParamSpec]]:
@@ -108,18 +108,28 @@ def check_state(
     return out
 
 
-def canonical_arrays(names: Sequence[str], perms: Mapping[str, Sequence[int]],
-                     values: Sequence[Any]) -> dict[str, np.ndarray]:
-    """Arrays in a backend's native layouts (``perms[name]``: the permutation from the
-    canonical layout to the native one), one per name, by name in the canonical layouts:
-    what a backend's network does for the arrays shaped like its parameters (optimizer
-    moments)."""
-    return {name: np.ascontiguousarray(np.asarray(v).transpose(np.argsort(perms[name])))
-            for name, v in zip(names, values, strict=True)}
+class CanonicalLayouts:
+    """What a backend's network shares for arrays shaped like its trainable parameters
+    (optimizer moments): their canonical names, and the conversion between the native and
+    the canonical layouts. The network sets ``_trainable`` (canonical names, in
+    ``trainable_parameters()`` order) and ``_perms`` (name -> the permutation from the
+    canonical layout to the native one)."""
 
+    _trainable: list[str]
+    _perms: Mapping[str, Sequence[int]]
 
-def native_arrays(names: Sequence[str], perms: Mapping[str, Sequence[int]],
-                  arrays: Mapping[str, Any]) -> list[np.ndarray]:
-    """The inverse of `canonical_arrays`: native-layout arrays in `names` order."""
-    return [np.ascontiguousarray(np.asarray(arrays[name]).transpose(perms[name]))
-            for name in names]
+    def trainable_names(self) -> list[str]:
+        """The canonical names of `trainable_parameters()`, in that order."""
+        return list(self._trainable)
+
+    def to_canonical(self, values: Sequence[Any]) -> dict[str, np.ndarray]:
+        """Native-layout arrays, one per trainable parameter, by canonical name and in the
+        canonical layouts."""
+        return {name: np.ascontiguousarray(np.asarray(v).transpose(np.argsort(self._perms[name])))
+                for name, v in zip(self._trainable, values, strict=True)}
+
+    def from_canonical(self, arrays: Mapping[str, Any]) -> list[np.ndarray]:
+        """The inverse of `to_canonical`: native-layout arrays in `trainable_parameters()`
+        order."""
+        return [np.ascontiguousarray(np.asarray(arrays[name]).transpose(self._perms[name]))
+                for name in self._trainable]

@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
 import tensorflow as tf
 
 from gancore.nn import (
+    CanonicalLayouts,
     NetworkSpec,
-    canonical_arrays,
     check_state,
-    native_arrays,
     parameter_shapes,
     trainable_names,
 )
@@ -354,7 +353,7 @@ _OPS: dict[type, type[_Op]] = {
 }
 
 
-class TensorFlowNetwork(tf.Module):
+class TensorFlowNetwork(tf.Module, CanonicalLayouts):
     """A `gancore.nn.NetworkSpec` as a `tf.Module`.
 
     Call it as `net(*inputs, training=False)` with inputs in `spec.inputs` order (images NHWC
@@ -409,20 +408,6 @@ class TensorFlowNetwork(tf.Module):
     def trainable_parameters(self) -> list[tf.Variable]:
         """The trainable variables, in `gancore.nn.trainable_names(spec)` order."""
         return [self._entries[name][0] for name in self._trainable]
-
-    def trainable_names(self) -> list[str]:
-        """The canonical names of `trainable_parameters()`, in that order."""
-        return list(self._trainable)
-
-    def to_canonical(self, values: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
-        """Arrays shaped like `trainable_parameters()` (native layouts: optimizer moments,
-        say) by the parameters' canonical names, in the canonical layouts."""
-        return canonical_arrays(self._trainable, self._perms, values)
-
-    def from_canonical(self, arrays: Mapping[str, np.ndarray]) -> list[np.ndarray]:
-        """The inverse of `to_canonical`: native-layout arrays in `trainable_parameters()`
-        order."""
-        return native_arrays(self._trainable, self._perms, arrays)
 
     def get_state(self) -> dict[str, np.ndarray]:
         """Parameters and buffers as float32 numpy arrays in the canonical names and layouts."""

@@ -9,7 +9,7 @@ canonical parameters give the same numbers as the numpy reference. `to_native` a
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -18,10 +18,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from gancore.nn import (
+    CanonicalLayouts,
     NetworkSpec,
-    canonical_arrays,
     check_state,
-    native_arrays,
     parameter_shapes,
     trainable_names,
 )
@@ -246,7 +245,7 @@ _OPS: dict[type, type[_Op]] = {
 }
 
 
-class TorchNetwork(nn.Module):
+class TorchNetwork(nn.Module, CanonicalLayouts):
     """A `gancore.nn.NetworkSpec` as a torch module.
 
     Call it as `net(*inputs, training=False)` with inputs in `spec.inputs` order (images NCHW,
@@ -300,20 +299,6 @@ class TorchNetwork(nn.Module):
     def trainable_parameters(self) -> list[nn.Parameter]:
         """The trainable parameters, in `gancore.nn.trainable_names(spec)` order."""
         return [getattr(*self._entries[name][:2]) for name in self._trainable]
-
-    def trainable_names(self) -> list[str]:
-        """The canonical names of `trainable_parameters()`, in that order."""
-        return list(self._trainable)
-
-    def to_canonical(self, values: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
-        """Arrays shaped like `trainable_parameters()` (native layouts: optimizer moments,
-        say) by the parameters' canonical names, in the canonical layouts."""
-        return canonical_arrays(self._trainable, self._perms, values)
-
-    def from_canonical(self, arrays: Mapping[str, np.ndarray]) -> list[np.ndarray]:
-        """The inverse of `to_canonical`: native-layout arrays in `trainable_parameters()`
-        order."""
-        return native_arrays(self._trainable, self._perms, arrays)
 
     def get_state(self) -> dict[str, np.ndarray]:
         """Parameters and buffers as float32 numpy arrays in the canonical names and layouts:
