@@ -2,8 +2,11 @@
 
 The canonical state is the checkpoint format shared by every backend:
 `<node>.kernel` (Dense: (in, out); Conv2D and ConvTranspose2D: (kh, kw, in, out)),
-`<node>.bias`, `<node>.gamma`, `<node>.beta`, `<node>.embeddings` (num, dim), and the
-BatchNorm buffers `<node>.running_mean`, `<node>.running_var`. All float32.
+`<node>.bias`, `<node>.gamma`, `<node>.beta`, `<node>.embeddings` (num, dim), the
+BatchNorm buffers `<node>.running_mean`, `<node>.running_var`, and the power-iteration
+vector `<node>.u` of spectrally normalised layers. All float32; each layer's docstring
+gives the rest (MinibatchDiscrimination's (in, kernels, dims) `kernel`, SelfAttention's
+`<role>_kernel` and `scale`).
 """
 
 from __future__ import annotations
@@ -53,7 +56,9 @@ def init_state(spec: NetworkSpec, seed: int) -> dict[str, np.ndarray]:
     "dcgan" (Radford 2015): kernels N(0, 0.02), gamma N(1, 0.02). "glorot": kernels
     uniform(+-sqrt(6 / (fan_in + fan_out))) with the receptive field in both fans, gamma 1.
     Both: biases and beta 0, running_mean 0, running_var 1, embeddings N(0, 1) (PyTorch's
-    default, kept for glorot too because an embedding has no meaningful fans).
+    default, kept for glorot too because an embedding has no meaningful fans). Every
+    `*_kernel` (SelfAttention's projections) is a kernel; SelfAttention's `scale` is 0; a
+    power-iteration vector `u` is N(0, 1) normalised to unit length.
     """
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
         raise InvalidArgumentError(f"seed must be an int; received {seed!r}")
@@ -62,7 +67,7 @@ def init_state(spec: NetworkSpec, seed: int) -> dict[str, np.ndarray]:
     state: dict[str, np.ndarray] = {}
     for name, p in _param_specs(spec):
         value: np.ndarray
-        if p.suffix == "kernel":
+        if p.suffix.endswith("kernel"):
             if dcgan:
                 value = rng.normal(0.0, 0.02, p.shape)
             else:
@@ -74,7 +79,10 @@ def init_state(spec: NetworkSpec, seed: int) -> dict[str, np.ndarray]:
             value = rng.normal(0.0, 1.0, p.shape)
         elif p.suffix == "running_var":
             value = np.ones(p.shape)
-        else:  # bias, beta, running_mean
+        elif p.suffix == "u":
+            value = rng.normal(0.0, 1.0, p.shape)
+            value /= max(float(np.linalg.norm(value)), 1e-12)
+        else:  # bias, beta, running_mean, scale
             value = np.zeros(p.shape)
         state[name] = value.astype(np.float32)
     return state

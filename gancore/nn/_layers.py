@@ -35,8 +35,13 @@ __all__ = [
     "Layer",
     "LayerNorm",
     "Maxout",
+    "MinibatchDiscrimination",
+    "MinibatchStdDev",
     "ParamSpec",
     "Reshape",
+    "SelfAttention",
+    "SpectralConv2D",
+    "SpectralDense",
     "Upsample",
     "layer_from_dict",
 ]
@@ -543,6 +548,132 @@ class Add(Layer):
         return shapes[0]
 
 
+# -- stabilisers: spectral normalisation, minibatch statistics, self-attention ---------------
+
+
+def _power_iteration_buffer(out: int) -> ParamSpec:
+    return ParamSpec("u", (out,), trainable=False)
+
+
+@attrs.frozen
+class SpectralDense(Dense):
+    """`Dense` with its kernel divided by its largest singular value (Miyato et al. 2018).
+
+    With M the kernel as an (in, out) matrix and u the `u` buffer, every training forward
+    runs one power iteration, v = normalize(M u), u <- normalize(M^T v), and uses
+    sigma = u . (M^T v); inference uses the stored u, v = normalize(M u) and
+    sigma = u . (M^T v). u and v carry no gradient (sigma's gradient is u v^T, as in
+    PyTorch's `spectral_norm`); normalize(a) = a / max(||a||, 1e-12). The bias is not
+    scaled. Parameters: `kernel` (in, units), `bias` (units,); buffer: `u` (units,), drawn
+    from N(0, 1) and normalised at initialisation.
+    """
+
+    kind: ClassVar[str] = "spectral_dense"
+
+    def params(self, shapes: tuple[Shape, ...]) -> tuple[ParamSpec, ...]:
+        return (*super().params(shapes), _power_iteration_buffer(self.units))
+
+
+@attrs.frozen
+class SpectralConv2D(Conv2D):
+    """`Conv2D` with its kernel divided by its largest singular value, the (kh, kw, in, out)
+    kernel read as an (kh * kw * in, out) matrix M; the power iteration is `SpectralDense`'s.
+    Parameters: `kernel` (kh, kw, in, out), `bias` (out,); buffer: `u` (filters,).
+    """
+
+    kind: ClassVar[str] = "spectral_conv2d"
+
+    def params(self, shapes: tuple[Shape, ...]) -> tuple[ParamSpec, ...]:
+        return (*super().params(shapes), _power_iteration_buffer(self.filters))
+
+
+@attrs.frozen
+class MinibatchStdDev(Layer):
+    """The minibatch standard-deviation layer (Karras et al. 2018, ProGAN; StyleGAN2's
+    grouping): (..., C) -> (..., C + channels).
+
+    The batch of N splits into G = min(group_size, N) groups-of-rows: sample i is member
+    i // (N / G) of group i % (N / G), so N must be a multiple of G. The C features split
+    into `channels` slices of C / channels. For each group and slice: the standard
+    deviation over the G members, sqrt(biased variance + 1e-8), of every feature, averaged
+    over the features (and positions); that value is appended, broadcast over the
+    positions, as one extra channel per slice. On images or flat features.
+    """
+
+    kind: ClassVar[str] = "minibatch_stddev"
+    group_size: int = attrs.field(default=4, validator=_int_at_least(1))
+    channels: int = attrs.field(default=1, validator=_int_at_least(1))
+
+    def output_shape(self, shapes: tuple[Shape, ...]) -> Shape:
+        (shape,) = shapes
+        _rank(self, shape, (1, 3), "features, or height, width, channels")
+        if shape[-1] % self.channels:
+            raise InvalidArgumentError(
+                f"MinibatchStdDev channels must divide the last axis of its input {shape}; "
+                f"received {self.channels}"
+            )
+        return (*shape[:-1], shape[-1] + self.channels)
+
+
+@attrs.frozen
+class MinibatchDiscrimination(Layer):
+    """Minibatch discrimination (Salimans et al. 2016): (A,) -> (A + kernels,).
+
+    With the learned tensor T (A, kernels, dims), M_i = x_i T is (kernels, dims) per
+    sample, and feature b of sample i is sum_j exp(-||M_i,b - M_j,b||_1) over the whole
+    batch (j = i included, which adds 1). The features are appended to the input.
+    Parameter: `kernel` (A, kernels, dims).
+    """
+
+    kind: ClassVar[str] = "minibatch_discrimination"
+    kernels: int = attrs.field(validator=_int_at_least(1))
+    dims: int = attrs.field(validator=_int_at_least(1))
+
+    def output_shape(self, shapes: tuple[Shape, ...]) -> Shape:
+        (shape,) = shapes
+        _rank(self, shape, (1,), "features; add a Flatten first")
+        return (shape[0] + self.kernels,)
+
+    def params(self, shapes: tuple[Shape, ...]) -> tuple[ParamSpec, ...]:
+        a = shapes[0][0]
+        shape = (a, self.kernels, self.dims)
+        return (ParamSpec("kernel", shape, True, a, self.kernels * self.dims),)
+
+
+@attrs.frozen
+class SelfAttention(Layer):
+    """Self-attention over the positions of an image (Zhang et al. 2019, SAGAN).
+
+    With x the (H * W, C) positions of a sample and C' = max(C // reduction, 1):
+    q = x Wq, k = x Wk, v = x Wv (H * W, C'), A = softmax(q k^T) over the keys (no
+    scaling, as in the paper), y = x + scale * (A v) Wo. `scale` starts at 0, so the layer
+    starts as the identity. Parameters: `query_kernel`, `key_kernel`, `value_kernel`
+    (C, C'), `out_kernel` (C', C), `scale` (1,).
+    """
+
+    kind: ClassVar[str] = "self_attention"
+    reduction: int = attrs.field(default=8, validator=_int_at_least(1))
+
+    def output_shape(self, shapes: tuple[Shape, ...]) -> Shape:
+        (shape,) = shapes
+        _rank(self, shape, (3,), "height, width, channels")
+        return shape
+
+    def inner(self, channels: int) -> int:
+        """C', the width of the queries, keys and values."""
+        return max(channels // self.reduction, 1)
+
+    def params(self, shapes: tuple[Shape, ...]) -> tuple[ParamSpec, ...]:
+        c = shapes[0][-1]
+        inner = self.inner(c)
+        projections = tuple(
+            ParamSpec(f"{role}_kernel", (c, inner), True, c, inner)
+            for role in ("query", "key", "value")
+        )
+        return (*projections, ParamSpec("out_kernel", (inner, c), True, inner, c),
+                ParamSpec("scale", (1,)))
+
+
 LAYER_KINDS: dict[str, type[Layer]] = {
     cls.kind: cls
     for cls in (
@@ -562,6 +693,11 @@ LAYER_KINDS: dict[str, type[Layer]] = {
         Upsample,
         Concat,
         Add,
+        SpectralDense,
+        SpectralConv2D,
+        MinibatchStdDev,
+        MinibatchDiscrimination,
+        SelfAttention,
     )
 }
 

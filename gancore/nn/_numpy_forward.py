@@ -27,8 +27,9 @@ def forward_numpy(
 
     Images are NHWC; labels are integer arrays. `training=True` normalises BatchNorm with
     batch statistics but leaves `state` alone (see `forward_numpy_training` for the buffer
-    update). Dropout is the identity in inference; in training with rate > 0 it raises
-    `BackendUnsupportedError`, since random masks cannot match across frameworks.
+    update; spectral norm's power iteration runs too, unsaved). Dropout is the identity in
+    inference; in training with rate > 0 it raises `BackendUnsupportedError`, since random
+    masks cannot match across frameworks.
     """
     return _run(spec, state, inputs, training, None)
 
@@ -38,7 +39,8 @@ def forward_numpy_training(
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """A training-mode forward pass and the state after it: BatchNorm running statistics
     updated as every backend updates them in training mode (PyTorch's momentum, unbiased
-    running variance). Returns (output float64, new state float32)."""
+    running variance), and spectral norm's `u` after its power iteration. Returns (output
+    float64, new state float32)."""
     updates: dict[str, np.ndarray] = {}
     out = _run(spec, state, inputs, True, updates)
     new_state = {k: v.copy() for k, v in check_state(spec, state).items()}
@@ -255,6 +257,74 @@ def _add(layer: L.Add, p: Params, xs: list[np.ndarray], training: bool) -> Resul
     return sum(xs[1:], xs[0]), {}
 
 
+def _normalized(a: np.ndarray) -> np.ndarray:
+    return a / max(float(np.linalg.norm(a)), 1e-12)
+
+
+def _spectral_kernel(kernel: np.ndarray, u: np.ndarray, training: bool) -> Result:
+    """The kernel divided by its power-iteration estimate of sigma, and the new `u`."""
+    m = kernel.reshape(-1, kernel.shape[-1])  # (fan_in, out)
+    v = _normalized(m @ u)
+    if training:
+        u = _normalized(m.T @ v)
+    sigma = u @ (m.T @ v)
+    return kernel / sigma, ({"u": u} if training else {})
+
+
+def _spectral_dense(layer: L.SpectralDense, p: Params, xs: list[np.ndarray],
+                    training: bool) -> Result:
+    kernel, new = _spectral_kernel(p["kernel"], p["u"], training)
+    y, _ = _dense(layer, {**p, "kernel": kernel}, xs, training)
+    return y, new
+
+
+def _spectral_conv2d(layer: L.SpectralConv2D, p: Params, xs: list[np.ndarray],
+                     training: bool) -> Result:
+    kernel, new = _spectral_kernel(p["kernel"], p["u"], training)
+    y, _ = _conv2d(layer, {**p, "kernel": kernel}, xs, training)
+    return y, new
+
+
+def _minibatch_stddev(layer: L.MinibatchStdDev, p: Params, xs: list[np.ndarray],
+                      training: bool) -> Result:
+    x = xs[0]
+    n = x.shape[0]
+    group = min(layer.group_size, n)
+    if n % group:
+        raise InvalidArgumentError(
+            f"MinibatchStdDev needs a batch that is a multiple of its group size {group}; "
+            f"received a batch of {n}"
+        )
+    f = layer.channels
+    y = x.reshape(group, n // group, *x.shape[1:-1], f, x.shape[-1] // f)
+    std = np.sqrt(y.var(axis=0) + 1e-8)  # (n / G, ..., F, C / F)
+    stat = std.mean(axis=tuple(a for a in range(1, std.ndim) if a != std.ndim - 2))
+    stat = np.tile(stat, (group, 1))  # sample i gets its group's (i % (n / G)) values
+    plane = np.broadcast_to(stat.reshape(n, *([1] * (x.ndim - 2)), f), (*x.shape[:-1], f))
+    return np.concatenate([x, plane], axis=-1), {}
+
+
+def _minibatch_discrimination(layer: L.MinibatchDiscrimination, p: Params,
+                              xs: list[np.ndarray], training: bool) -> Result:
+    x = xs[0]
+    m = np.einsum("na,abc->nbc", x, p["kernel"])
+    l1 = np.abs(m[:, None] - m[None, :]).sum(axis=-1)  # (n, n, kernels)
+    return np.concatenate([x, np.exp(-l1).sum(axis=1)], axis=-1), {}
+
+
+def _self_attention(layer: L.SelfAttention, p: Params, xs: list[np.ndarray],
+                    training: bool) -> Result:
+    x = xs[0]
+    n, h, w, c = x.shape
+    flat = x.reshape(n, h * w, c)
+    q, k, v = (flat @ p[f"{role}_kernel"] for role in ("query", "key", "value"))
+    logits = q @ k.transpose(0, 2, 1)  # (n, queries, keys)
+    weights = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    weights /= weights.sum(axis=-1, keepdims=True)
+    o = (weights @ v) @ p["out_kernel"]
+    return x + p["scale"][0] * o.reshape(n, h, w, c), {}
+
+
 _FORWARD: dict[type, Callable[..., Result]] = {
     L.Dense: _dense,
     L.Conv2D: _conv2d,
@@ -272,4 +342,9 @@ _FORWARD: dict[type, Callable[..., Result]] = {
     L.Upsample: _upsample,
     L.Concat: _concat,
     L.Add: _add,
+    L.SpectralDense: _spectral_dense,
+    L.SpectralConv2D: _spectral_conv2d,
+    L.MinibatchStdDev: _minibatch_stddev,
+    L.MinibatchDiscrimination: _minibatch_discrimination,
+    L.SelfAttention: _self_attention,
 }

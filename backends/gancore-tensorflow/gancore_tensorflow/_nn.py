@@ -118,7 +118,9 @@ class _Conv2D(_Op):
         self.pads, self.flips = "SAME", flips
 
     def __call__(self, x: tf.Tensor, training: bool) -> tf.Tensor:
-        kernel = self.vars["kernel"]
+        return self.conv(x, self.vars["kernel"])
+
+    def conv(self, x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
         if self.flips:
             x, kernel = tf.reverse(x, self.flips), tf.reverse(kernel, [a - 1 for a in self.flips])
         y = tf.nn.conv2d(x, kernel, self.layer.stride, self.pads)
@@ -333,6 +335,73 @@ class _Add(_Op):
         return tf.add_n(list(xs))
 
 
+def _normalized(a: tf.Tensor) -> tf.Tensor:
+    return a / tf.maximum(tf.norm(a), 1e-12)
+
+
+class _Spectral(_Op):
+    """Spectral normalisation of the op's `kernel` (gancore.nn.SpectralDense's power
+    iteration), read as the (fan_in, out) matrix M."""
+
+    def normalized_kernel(self, training: bool) -> tf.Tensor:
+        kernel, u = self.vars["kernel"], self.vars["u"]
+        m = tf.reshape(kernel, [-1, kernel.shape[-1]])
+        # u and v carry no gradient: sigma's gradient is u v^T, as in PyTorch.
+        v = tf.stop_gradient(_normalized(tf.linalg.matvec(m, u)))
+        if training:
+            new_u = tf.stop_gradient(_normalized(tf.linalg.matvec(m, v, transpose_a=True)))
+            u.assign(new_u)
+        else:
+            new_u = tf.convert_to_tensor(u)
+        return kernel / tf.tensordot(new_u, tf.linalg.matvec(m, v, transpose_a=True), 1)
+
+
+class _SpectralDense(_Spectral, _Dense):
+    def __call__(self, x: tf.Tensor, training: bool) -> tf.Tensor:
+        return self._bias(tf.matmul(x, self.normalized_kernel(training)))
+
+
+class _SpectralConv2D(_Spectral, _Conv2D):
+    def __call__(self, x: tf.Tensor, training: bool) -> tf.Tensor:
+        return self.conv(x, self.normalized_kernel(training))
+
+
+class _MinibatchStdDev(_Op):
+    def __call__(self, x: tf.Tensor, training: bool) -> tf.Tensor:
+        *positions, c = self.in_shapes[0]
+        f = self.layer.channels
+        n = tf.shape(x)[0]
+        group = tf.minimum(self.layer.group_size, n)
+        tf.debugging.assert_equal(
+            n % group, 0, message="MinibatchStdDev needs a batch that is a multiple of its "
+            "group size")
+        y = tf.reshape(x, [group, -1, *positions, f, c // f])
+        mean = tf.reduce_mean(y, axis=0, keepdims=True)
+        std = tf.sqrt(tf.reduce_mean(tf.square(_centre(y, mean)), axis=0) + 1e-8)
+        axes = [a for a in range(1, len(positions) + 3) if a != len(positions) + 1]
+        stat = tf.tile(tf.reduce_mean(std, axis=axes), [group, 1])  # (n, F)
+        plane = tf.reshape(stat, [n, *[1] * len(positions), f])
+        return tf.concat([x, tf.broadcast_to(plane, [n, *positions, f])], axis=-1)
+
+
+class _MinibatchDiscrimination(_Op):
+    def __call__(self, x: tf.Tensor, training: bool) -> tf.Tensor:
+        m = tf.einsum("na,abc->nbc", x, self.vars["kernel"])
+        l1 = tf.reduce_sum(tf.abs(m[:, None] - m[None, :]), axis=-1)
+        return tf.concat([x, tf.reduce_sum(tf.exp(-l1), axis=1)], axis=-1)
+
+
+class _SelfAttention(_Op):
+    def __call__(self, x: tf.Tensor, training: bool) -> tf.Tensor:
+        h, w, c = self.in_shapes[0]
+        flat = tf.reshape(x, [-1, h * w, c])
+        q, k, v = (tf.matmul(flat, self.vars[f"{role}_kernel"])
+                   for role in ("query", "key", "value"))
+        weights = tf.nn.softmax(tf.matmul(q, k, transpose_b=True), axis=-1)
+        o = tf.matmul(tf.matmul(weights, v), self.vars["out_kernel"])
+        return x + self.vars["scale"] * tf.reshape(o, [-1, h, w, c])
+
+
 _OPS: dict[type, type[_Op]] = {
     L.Dense: _Dense,
     L.Conv2D: _Conv2D,
@@ -350,6 +419,11 @@ _OPS: dict[type, type[_Op]] = {
     L.Upsample: _Upsample,
     L.Concat: _Concat,
     L.Add: _Add,
+    L.SpectralDense: _SpectralDense,
+    L.SpectralConv2D: _SpectralConv2D,
+    L.MinibatchStdDev: _MinibatchStdDev,
+    L.MinibatchDiscrimination: _MinibatchDiscrimination,
+    L.SelfAttention: _SelfAttention,
 }
 
 

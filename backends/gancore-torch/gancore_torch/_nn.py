@@ -87,13 +87,16 @@ class _Conv2D(_Op):
     layouts: ClassVar[Mapping[str, tuple[int, ...]]] = {"kernel": _CONV_KERNEL}
 
     def forward(self, x: torch.Tensor, training: bool) -> torch.Tensor:
+        return self.conv(x, self.kernel)
+
+    def conv(self, x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
         top, bottom, left, right = self.layer.pads
         bias = getattr(self, "bias", None)
         if top == bottom and left == right:
-            return F.conv2d(x, self.kernel, bias, self.layer.stride, (top, left))
+            return F.conv2d(x, kernel, bias, self.layer.stride, (top, left))
         # Conv2d pads symmetrically only; an asymmetric pad goes through F.pad first.
         x = F.pad(x, (left, right, top, bottom))
-        return F.conv2d(x, self.kernel, bias, self.layer.stride)
+        return F.conv2d(x, kernel, bias, self.layer.stride)
 
 
 class _ConvTranspose2D(_Op):
@@ -225,6 +228,76 @@ class _Add(_Op):
         return y
 
 
+def _normalized(a: torch.Tensor) -> torch.Tensor:
+    return a / a.norm().clamp_min(1e-12)
+
+
+class _Spectral:
+    """Spectral normalisation of the op's `kernel` (gancore.nn.SpectralDense's power
+    iteration); `matrix` reads the native kernel as the (out, fan_in) matrix M^T."""
+
+    kernel: torch.Tensor
+    u: torch.Tensor
+
+    def matrix(self) -> torch.Tensor:
+        return self.kernel.reshape(self.kernel.shape[0], -1)
+
+    def normalized_kernel(self, training: bool) -> torch.Tensor:
+        w = self.matrix()
+        with torch.no_grad():
+            v = _normalized(self.u @ w)
+            if training:
+                # A clone for sigma: the buffer is updated in place, and a second forward
+                # before the backward would otherwise change what this one saved.
+                self.u.copy_(_normalized(w @ v))
+            u = self.u.clone()
+        return self.kernel / (u @ (w @ v))
+
+
+class _SpectralDense(_Spectral, _Dense):
+    def forward(self, x: torch.Tensor, training: bool) -> torch.Tensor:
+        return F.linear(x, self.normalized_kernel(training), getattr(self, "bias", None))
+
+
+class _SpectralConv2D(_Spectral, _Conv2D):
+    def forward(self, x: torch.Tensor, training: bool) -> torch.Tensor:
+        return self.conv(x, self.normalized_kernel(training))
+
+
+class _MinibatchStdDev(_Op):
+    def forward(self, x: torch.Tensor, training: bool) -> torch.Tensor:
+        n, c = x.shape[0], x.shape[1]
+        group = min(self.layer.group_size, n)
+        if n % group:
+            raise ValueError(
+                f"MinibatchStdDev needs a batch that is a multiple of its group size {group}; "
+                f"received a batch of {n}"
+            )
+        f = self.layer.channels
+        y = x.reshape(group, n // group, f, c // f, *x.shape[2:])
+        std = (y.var(dim=0, unbiased=False) + 1e-8).sqrt()  # (n / G, F, C / F, ...)
+        stat = std.mean(dim=[d for d in range(2, std.dim())]).repeat(group, 1)  # (n, F)
+        plane = stat.reshape(n, f, *[1] * (x.dim() - 2)).expand(n, f, *x.shape[2:])
+        return torch.cat([x, plane], dim=1)
+
+
+class _MinibatchDiscrimination(_Op):
+    def forward(self, x: torch.Tensor, training: bool) -> torch.Tensor:
+        m = torch.einsum("na,abc->nbc", x, self.kernel)
+        l1 = (m[:, None] - m[None, :]).abs().sum(-1)
+        return torch.cat([x, torch.exp(-l1).sum(1)], dim=-1)
+
+
+class _SelfAttention(_Op):
+    def forward(self, x: torch.Tensor, training: bool) -> torch.Tensor:
+        n, c, h, w = x.shape
+        flat = x.reshape(n, c, h * w).transpose(1, 2)  # (n, positions, c)
+        q, k, v = (flat @ getattr(self, f"{role}_kernel") for role in ("query", "key", "value"))
+        weights = torch.softmax(q @ k.transpose(1, 2), dim=-1)
+        o = (weights @ v) @ self.out_kernel
+        return x + self.scale * o.transpose(1, 2).reshape(n, c, h, w)
+
+
 _OPS: dict[type, type[_Op]] = {
     L.Dense: _Dense,
     L.Conv2D: _Conv2D,
@@ -242,6 +315,11 @@ _OPS: dict[type, type[_Op]] = {
     L.Upsample: _Upsample,
     L.Concat: _Concat,
     L.Add: _Add,
+    L.SpectralDense: _SpectralDense,
+    L.SpectralConv2D: _SpectralConv2D,
+    L.MinibatchStdDev: _MinibatchStdDev,
+    L.MinibatchDiscrimination: _MinibatchDiscrimination,
+    L.SelfAttention: _SelfAttention,
 }
 
 
