@@ -1,0 +1,368 @@
+"""Portable networks (`gancore.nn`) as pure JAX functions over a dict of arrays.
+
+Layout: JAX's convolutions take NHWC images and HWIO kernels, which are gancore's canonical
+layouts, so a network's arrays are its canonical state as it is, and `to_native` /
+`to_numpy` only convert dtypes. Convolutions and matrix products run at full float32
+precision (``Precision.HIGHEST``: no TF32 or bf16 passes on a GPU), the arithmetic every
+backend is held to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gancore import BackendUnsupportedError, InvalidArgumentError
+from gancore.nn import (
+    CanonicalLayouts,
+    NetworkSpec,
+    check_state,
+    parameter_shapes,
+    trainable_names,
+)
+from gancore.nn import _layers as L
+from gancore_jax import _random
+from gancore_jax._state import current
+
+__all__ = ["JaxNetwork", "JaxParameter", "build_network", "to_native", "to_numpy",
+           "unsupported_layers"]
+
+_HIGHEST = jax.lax.Precision.HIGHEST
+Params = Mapping[str, jax.Array]
+Result = tuple[jax.Array, dict[str, jax.Array]]
+
+
+def to_native(x: Any, device: Any = None) -> jax.Array:
+    """A JAX array for a numpy array: floats become float32, integers int32 (JAX's default
+    integer width); images stay NHWC."""
+    arr = np.asarray(x)
+    arr = arr.astype(np.int32 if np.issubdtype(arr.dtype, np.integer) else np.float32)
+    return jax.device_put(arr, device)
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    """A numpy copy of a JAX array (or a `JaxParameter`'s value)."""
+    if isinstance(x, JaxParameter):
+        x = x.value
+    return np.array(x)
+
+
+# -- one function per layer: (layer, params, inputs, training, key) -> (output, buffers) ----
+
+
+def _dense(layer: L.Dense, p: Params, xs: list[jax.Array], training: bool, key: Any) -> Result:
+    y = jnp.dot(xs[0], p["kernel"], precision=_HIGHEST)
+    return (y + p["bias"] if layer.use_bias else y), {}
+
+
+def _conv(x: jax.Array, kernel: jax.Array, stride: int,
+          padding: list[tuple[int, int]], dilation: int = 1) -> jax.Array:
+    return jax.lax.conv_general_dilated(
+        x, kernel, (stride, stride), padding, lhs_dilation=(dilation, dilation),
+        dimension_numbers=("NHWC", "HWIO", "NHWC"), precision=_HIGHEST)
+
+
+def _conv2d(layer: L.Conv2D, p: Params, xs: list[jax.Array], training: bool, key: Any
+            ) -> Result:
+    top, bottom, left, right = layer.pads
+    y = _conv(xs[0], p["kernel"], layer.stride, [(top, bottom), (left, right)])
+    return (y + p["bias"] if layer.use_bias else y), {}
+
+
+def _conv_transpose2d(layer: L.ConvTranspose2D, p: Params, xs: list[jax.Array],
+                      training: bool, key: Any) -> Result:
+    # A transposed convolution is a convolution of the stride-dilated input with the
+    # spatially flipped kernel, padded by k - 1 - padding (plus output_padding at the end).
+    k, pad, extra = layer.kernel_size, layer.padding, layer.output_padding
+    before, after = k - 1 - pad, k - 1 - pad + extra
+    kernel = p["kernel"][::-1, ::-1]
+    y = _conv(xs[0], kernel, 1, [(before, after), (before, after)], dilation=layer.stride)
+    return (y + p["bias"] if layer.use_bias else y), {}
+
+
+def _normalize(x: jax.Array, axes: tuple[int, ...], eps: float) -> jax.Array:
+    mean = jnp.mean(x, axis=axes, keepdims=True)
+    var = jnp.mean(jnp.square(x - mean), axis=axes, keepdims=True)  # biased
+    return (x - mean) * jax.lax.rsqrt(var + eps)
+
+
+def _batch_norm(layer: L.BatchNorm, p: Params, xs: list[jax.Array], training: bool,
+                key: Any) -> Result:
+    x = xs[0]
+    if not training:
+        y = (x - p["running_mean"]) * jax.lax.rsqrt(p["running_var"] + layer.eps)
+        return y * p["gamma"] + p["beta"], {}
+    axes = tuple(range(x.ndim - 1))
+    count = x.size // x.shape[-1]
+    if count < 2:
+        raise InvalidArgumentError(
+            f"BatchNorm in training needs more than 1 value per channel; received input "
+            f"shape {tuple(x.shape)}"
+        )
+    mean = jnp.mean(x, axis=axes)
+    var = jnp.mean(jnp.square(x - mean), axis=axes)
+    m = layer.momentum
+    # PyTorch's momentum and unbiased running variance: what gancore.nn.BatchNorm means.
+    buffers = {
+        "running_mean": (1 - m) * p["running_mean"] + m * jax.lax.stop_gradient(mean),
+        "running_var": (1 - m) * p["running_var"]
+        + m * jax.lax.stop_gradient(var) * (count / (count - 1)),
+    }
+    y = (x - mean) * jax.lax.rsqrt(var + layer.eps)
+    return y * p["gamma"] + p["beta"], buffers
+
+
+def _layer_norm(layer: L.LayerNorm, p: Params, xs: list[jax.Array], training: bool,
+                key: Any) -> Result:
+    x = xs[0]
+    return _normalize(x, tuple(range(1, x.ndim)), layer.eps) * p["gamma"] + p["beta"], {}
+
+
+def _instance_norm(layer: L.InstanceNorm, p: Params, xs: list[jax.Array], training: bool,
+                   key: Any) -> Result:
+    y = _normalize(xs[0], (1, 2), layer.eps)
+    return (y * p["gamma"] + p["beta"] if layer.affine else y), {}
+
+
+_ACTIVATIONS: dict[str, Callable[[jax.Array, float], jax.Array]] = {
+    "relu": lambda x, a: jax.nn.relu(x),
+    "leaky_relu": lambda x, a: jnp.where(x >= 0, x, a * x),
+    "tanh": lambda x, a: jnp.tanh(x),
+    "sigmoid": lambda x, a: jax.nn.sigmoid(x),
+    "identity": lambda x, a: x,
+}
+
+
+def _activation(layer: L.Activation, p: Params, xs: list[jax.Array], training: bool,
+                key: Any) -> Result:
+    return _ACTIVATIONS[layer.fn](xs[0], layer.negative_slope), {}
+
+
+def _dropout(layer: L.Dropout, p: Params, xs: list[jax.Array], training: bool, key: Any
+             ) -> Result:
+    x = xs[0]
+    if not training or layer.rate == 0:
+        return x, {}
+    keep = jax.random.bernoulli(key, 1.0 - layer.rate, x.shape)
+    return jnp.where(keep, x / (1.0 - layer.rate), jnp.zeros((), x.dtype)), {}
+
+
+def _embedding(layer: L.Embedding, p: Params, xs: list[jax.Array], training: bool,
+               key: Any) -> Result:
+    return jnp.take(p["embeddings"], xs[0], axis=0), {}
+
+
+def _reshape(layer: L.Reshape, p: Params, xs: list[jax.Array], training: bool, key: Any
+             ) -> Result:
+    return jnp.reshape(xs[0], (xs[0].shape[0], *layer.shape)), {}
+
+
+def _flatten(layer: L.Flatten, p: Params, xs: list[jax.Array], training: bool, key: Any
+             ) -> Result:
+    return jnp.reshape(xs[0], (xs[0].shape[0], -1)), {}
+
+
+def _maxout(layer: L.Maxout, p: Params, xs: list[jax.Array], training: bool, key: Any
+            ) -> Result:
+    x = xs[0]
+    grouped = jnp.reshape(x, (*x.shape[:-1], x.shape[-1] // layer.pieces, layer.pieces))
+    return jnp.max(grouped, axis=-1), {}
+
+
+def _categorical_code(layer: L.CategoricalCode, p: Params, xs: list[jax.Array],
+                      training: bool, key: Any) -> Result:
+    x, k = xs[0], layer.categories
+    code = jax.nn.one_hot(jnp.argmax(x[..., -k:], axis=-1), k, dtype=x.dtype)
+    return jnp.concatenate([x[..., :-k], code], axis=-1), {}
+
+
+def _upsample(layer: L.Upsample, p: Params, xs: list[jax.Array], training: bool, key: Any
+              ) -> Result:
+    f = layer.factor
+    return jnp.repeat(jnp.repeat(xs[0], f, axis=1), f, axis=2), {}
+
+
+def _concat(layer: L.Concat, p: Params, xs: list[jax.Array], training: bool, key: Any
+            ) -> Result:
+    return jnp.concatenate(xs, axis=-1), {}
+
+
+def _add(layer: L.Add, p: Params, xs: list[jax.Array], training: bool, key: Any) -> Result:
+    y = xs[0]
+    for x in xs[1:]:
+        y = y + x
+    return y, {}
+
+
+_FORWARD: dict[type, Callable[..., Result]] = {
+    L.Dense: _dense,
+    L.Conv2D: _conv2d,
+    L.ConvTranspose2D: _conv_transpose2d,
+    L.BatchNorm: _batch_norm,
+    L.LayerNorm: _layer_norm,
+    L.InstanceNorm: _instance_norm,
+    L.Activation: _activation,
+    L.Dropout: _dropout,
+    L.Embedding: _embedding,
+    L.Reshape: _reshape,
+    L.Flatten: _flatten,
+    L.Maxout: _maxout,
+    L.CategoricalCode: _categorical_code,
+    L.Upsample: _upsample,
+    L.Concat: _concat,
+    L.Add: _add,
+}
+
+
+def unsupported_layers() -> frozenset[str]:
+    """The kinds of `gancore.nn` layers this backend cannot build yet."""
+    return frozenset(kind for kind, cls in L.LAYER_KINDS.items() if cls not in _FORWARD)
+
+
+class JaxParameter:
+    """One trainable array of a `JaxNetwork`, by reference: optimizers, EMA and weight
+    clipping read and write `value`, which is the traced value inside a compiled update and
+    the network's own array outside one."""
+
+    __slots__ = ("name", "network")
+
+    def __init__(self, network: JaxNetwork, name: str) -> None:
+        self.network = network
+        self.name = name
+
+    @property
+    def value(self) -> jax.Array:
+        return self.network.arrays()[self.name]
+
+    @value.setter
+    def value(self, new: jax.Array) -> None:
+        self.network.arrays()[self.name] = new
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.value.shape)
+
+    @property
+    def dtype(self) -> Any:
+        return self.value.dtype
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return np.asarray(self.value, dtype=dtype)
+
+    def __repr__(self) -> str:
+        return f"JaxParameter({self.network.spec.name!r}, {self.name!r})"
+
+
+class JaxNetwork(CanonicalLayouts):
+    """A `gancore.nn.NetworkSpec` as a pure JAX function of a dict of arrays.
+
+    Call it as `net(*inputs, training=False)` with inputs in `spec.inputs` order (images
+    NHWC float32, labels int32). With `training=True`, BatchNorm normalises with batch
+    statistics and updates its running buffers, and dropout draws masks from the backend's
+    key. Eager calls run one `jax.jit`-compiled forward pass per input shape and mode.
+    """
+
+    def __init__(self, spec: NetworkSpec, state: Mapping[str, Any], device: Any = None) -> None:
+        missing = sorted({type(node.layer).kind for node in spec.nodes
+                          if type(node.layer) not in _FORWARD})
+        if missing:
+            raise BackendUnsupportedError(
+                f"the jax backend does not implement the layer kind(s) {', '.join(missing)} "
+                f"of network {spec.name!r} yet; it builds "
+                f"{', '.join(sorted(c.kind for c in _FORWARD))}"
+            )
+        self.spec = spec
+        self.device = device
+        self._names = list(parameter_shapes(spec))
+        self._trainable = trainable_names(spec)
+        self._perms = {name: tuple(range(len(shape)))
+                       for name, shape in parameter_shapes(spec).items()}
+        self._random = any(isinstance(node.layer, L.Dropout) and node.layer.rate > 0
+                           for node in spec.nodes)
+        self._parameters = [JaxParameter(self, name) for name in self._trainable]
+        self._state: dict[str, jax.Array] = {}
+        self._eager = jax.jit(self.apply, static_argnames="training")
+        self.set_state(state)
+
+    # -- the pure function -----------------------------------------------------------------
+
+    def apply(self, arrays: Mapping[str, jax.Array], inputs: tuple[jax.Array, ...],
+              training: bool, key: Any = None) -> tuple[jax.Array, dict[str, jax.Array]]:
+        """The output for `inputs` with these arrays, and the buffers training wrote."""
+        if len(inputs) != len(self.spec.inputs):
+            names = ", ".join(i.name for i in self.spec.inputs)
+            raise TypeError(
+                f"network {self.spec.name!r} takes {len(self.spec.inputs)} inputs ({names}); "
+                f"received {len(inputs)}"
+            )
+        values: dict[str, jax.Array] = {i.name: x for i, x in zip(self.spec.inputs, inputs,
+                                                                   strict=True)}
+        written: dict[str, jax.Array] = {}
+        for node in self.spec.nodes:
+            prefix = node.name + "."
+            own = {name[len(prefix):]: arrays[name] for name in self._names
+                   if name.startswith(prefix)}
+            node_key = None
+            if key is not None and isinstance(node.layer, L.Dropout):
+                key, node_key = jax.random.split(key)
+            out, buffers = _FORWARD[type(node.layer)](
+                node.layer, own, [values[s] for s in node.inputs], training, node_key)
+            written.update({prefix + k: v for k, v in buffers.items()})
+            values[node.name] = out
+        return values[self.spec.output], written
+
+    # -- calls, eager or under an update's overlay -------------------------------------------
+
+    def arrays_outside(self) -> dict[str, jax.Array]:
+        """The network's own arrays (what it holds between updates)."""
+        return self._state
+
+    def arrays(self) -> dict[str, jax.Array]:
+        """The arrays a call sees now: the update's traced ones inside one, else its own."""
+        active = current()
+        traced = active.arrays(self) if active is not None else None
+        return self._state if traced is None else traced
+
+    def __call__(self, *inputs: jax.Array, training: bool = False) -> jax.Array:
+        active = current()
+        traced = active.arrays(self) if active is not None else None
+        needs_key = training and self._random
+        if traced is None:
+            key = _random.next_key() if needs_key else None
+            out, written = self._eager(self._state, tuple(inputs), training, key)
+            self._state.update(written)
+            return out
+        key = active.next_key() if needs_key else None  # type: ignore[union-attr]
+        out, written = self.apply(traced, tuple(inputs), training, key)
+        traced.update(written)
+        return out
+
+    # -- gancore's network interface ---------------------------------------------------------
+
+    def trainable_parameters(self) -> list[JaxParameter]:
+        """The trainable parameters, in `gancore.nn.trainable_names(spec)` order."""
+        return list(self._parameters)
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        """Parameters and buffers as float32 numpy copies, canonical names and layouts."""
+        return {name: np.array(self._state[name], np.float32) for name in self._names}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Load parameters and buffers given in the canonical names and layouts."""
+        checked = check_state(self.spec, state)
+        self._state = {name: jax.device_put(np.array(checked[name]), self.device)
+                       for name in self._names}
+
+    def __repr__(self) -> str:
+        return f"JaxNetwork({self.spec.name!r})"
+
+
+def build_network(spec: NetworkSpec, state: Mapping[str, Any], device: Any = None
+                  ) -> JaxNetwork:
+    """A JAX network computing `spec`, loaded with `state`, its arrays on `device` (a
+    `jax.Device`; None is JAX's default device)."""
+    return JaxNetwork(spec, state, device)
