@@ -14,10 +14,13 @@ from test_nn_backends import TOL, load
 from gancore import InvalidArgumentError
 from gancore.nn import (
     Activation,
+    Add,
+    AvgPool2D,
     Conv2D,
     ConvTranspose2D,
     Dense,
     Flatten,
+    GlobalSumPool,
     GraphBuilder,
     MinibatchDiscrimination,
     MinibatchStdDev,
@@ -38,7 +41,7 @@ from gancore.nn._layers import LAYER_KINDS
 
 BATCH = 4
 NEW_KINDS = ("spectral_dense", "spectral_conv2d", "minibatch_stddev",
-             "minibatch_discrimination", "self_attention")
+             "minibatch_discrimination", "self_attention", "avg_pool2d", "global_sum_pool")
 
 
 # -- the specs --------------------------------------------------------------------------------
@@ -93,8 +96,19 @@ def flat_critic() -> NetworkSpec:
     return g.build(g.add(SpectralDense(2, use_bias=False), h))
 
 
+def residual_critic() -> NetworkSpec:
+    """SNGAN's downsampling residual block: average pooling on both paths, a global sum."""
+    g = GraphBuilder("residual_critic", init="glorot")
+    x = g.input("x", (4, 6, 2))
+    h = g.add(SpectralConv2D(3, 3, padding=1), x)
+    h = g.add(AvgPool2D(2), g.add(Activation("relu"), h))
+    skip = g.add(SpectralConv2D(3, 1), g.add(AvgPool2D(2), x))
+    h = g.add(GlobalSumPool(), g.add(Add(), h, skip))
+    return g.build(g.add(SpectralDense(1), h))
+
+
 SPECS: dict[str, Callable[[], NetworkSpec]] = {
-    f.__name__: f for f in (sn_critic, attention_generator, flat_critic)
+    f.__name__: f for f in (sn_critic, attention_generator, flat_critic, residual_critic)
 }
 spec_names = pytest.mark.parametrize("spec_name", list(SPECS))
 
@@ -245,7 +259,17 @@ def test_self_attention_golden():
     np.testing.assert_allclose(forward_numpy(spec, state, x)[0, 0], expected)
 
 
+def test_pooling_golden():
+    x = np.arange(16.0).reshape(1, 2, 4, 2)
+    pooled = forward_numpy(sequential("pool", (2, 4, 2), [AvgPool2D(2)]), {}, x)
+    np.testing.assert_allclose(pooled[0, 0], [[5.0, 6.0], [9.0, 10.0]])
+    summed = forward_numpy(sequential("sum", (2, 4, 2), [GlobalSumPool()]), {}, x)
+    np.testing.assert_allclose(summed, [[56.0, 64.0]])
+
+
 def test_invalid_arguments():
+    with pytest.raises(InvalidArgumentError, match="factor must divide"):
+        sequential("bad", (4, 3, 1), [AvgPool2D(2)])
     with pytest.raises(InvalidArgumentError, match="channels must divide"):
         sequential("bad", (3,), [MinibatchStdDev(channels=2)])
     with pytest.raises(InvalidArgumentError, match="rank 1 or 3"):

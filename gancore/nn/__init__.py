@@ -20,6 +20,7 @@ from gancore.nn._init import (
 from gancore.nn._layers import (
     Activation,
     Add,
+    AvgPool2D,
     BatchNorm,
     CategoricalCode,
     Concat,
@@ -29,6 +30,7 @@ from gancore.nn._layers import (
     Dropout,
     Embedding,
     Flatten,
+    GlobalSumPool,
     InstanceNorm,
     Layer,
     LayerNorm,
@@ -48,6 +50,7 @@ from gancore.nn._spec import GraphBuilder, Input, NetworkSpec, Node, sequential
 __all__ = [
     "Activation",
     "Add",
+    "AvgPool2D",
     "BatchNorm",
     "CanonicalLayouts",
     "CategoricalCode",
@@ -58,6 +61,7 @@ __all__ = [
     "Dropout",
     "Embedding",
     "Flatten",
+    "GlobalSumPool",
     "GraphBuilder",
     "Input",
     "InstanceNorm",

@@ -22,6 +22,7 @@ __all__ = [
     "LAYER_KINDS",
     "Activation",
     "Add",
+    "AvgPool2D",
     "BatchNorm",
     "CategoricalCode",
     "Concat",
@@ -31,6 +32,7 @@ __all__ = [
     "Dropout",
     "Embedding",
     "Flatten",
+    "GlobalSumPool",
     "InstanceNorm",
     "Layer",
     "LayerNorm",
@@ -548,6 +550,38 @@ class Add(Layer):
         return shapes[0]
 
 
+@attrs.frozen
+class AvgPool2D(Layer):
+    """Average pooling over non-overlapping `factor` x `factor` windows; the height and width
+    must be multiples of `factor`."""
+
+    kind: ClassVar[str] = "avg_pool2d"
+    factor: int = attrs.field(validator=_int_at_least(1))
+
+    def output_shape(self, shapes: tuple[Shape, ...]) -> Shape:
+        (shape,) = shapes
+        _rank(self, shape, (3,), "height, width, channels")
+        h, w, c = shape
+        if h % self.factor or w % self.factor:
+            raise InvalidArgumentError(
+                f"AvgPool2D factor must divide the input's height and width {h}x{w}; "
+                f"received {self.factor}"
+            )
+        return (h // self.factor, w // self.factor, c)
+
+
+@attrs.frozen
+class GlobalSumPool(Layer):
+    """The sum over every position of an image: (H, W, C) -> (C,) (SNGAN's critic head)."""
+
+    kind: ClassVar[str] = "global_sum_pool"
+
+    def output_shape(self, shapes: tuple[Shape, ...]) -> Shape:
+        (shape,) = shapes
+        _rank(self, shape, (3,), "height, width, channels")
+        return (shape[-1],)
+
+
 # -- stabilisers: spectral normalisation, minibatch statistics, self-attention ---------------
 
 
@@ -698,6 +732,8 @@ LAYER_KINDS: dict[str, type[Layer]] = {
         MinibatchStdDev,
         MinibatchDiscrimination,
         SelfAttention,
+        AvgPool2D,
+        GlobalSumPool,
     )
 }
 

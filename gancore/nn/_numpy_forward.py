@@ -325,6 +325,17 @@ def _self_attention(layer: L.SelfAttention, p: Params, xs: list[np.ndarray],
     return x + p["scale"][0] * o.reshape(n, h, w, c), {}
 
 
+def _avg_pool2d(layer: L.AvgPool2D, p: Params, xs: list[np.ndarray], training: bool) -> Result:
+    x, f = xs[0], layer.factor
+    n, h, w, c = x.shape
+    return x.reshape(n, h // f, f, w // f, f, c).mean(axis=(2, 4)), {}
+
+
+def _global_sum_pool(layer: L.GlobalSumPool, p: Params, xs: list[np.ndarray],
+                     training: bool) -> Result:
+    return xs[0].sum(axis=(1, 2)), {}
+
+
 _FORWARD: dict[type, Callable[..., Result]] = {
     L.Dense: _dense,
     L.Conv2D: _conv2d,
@@ -347,4 +358,6 @@ _FORWARD: dict[type, Callable[..., Result]] = {
     L.MinibatchStdDev: _minibatch_stddev,
     L.MinibatchDiscrimination: _minibatch_discrimination,
     L.SelfAttention: _self_attention,
+    L.AvgPool2D: _avg_pool2d,
+    L.GlobalSumPool: _global_sum_pool,
 }

@@ -402,6 +402,17 @@ class _SelfAttention(_Op):
         return x + self.vars["scale"] * tf.reshape(o, [-1, h, w, c])
 
 
+class _AvgPool2D(_Op):
+    def __call__(self, x: tf.Tensor, training: bool) -> tf.Tensor:
+        f = self.layer.factor
+        return tf.nn.avg_pool2d(x, f, f, "VALID")
+
+
+class _GlobalSumPool(_Op):
+    def __call__(self, x: tf.Tensor, training: bool) -> tf.Tensor:
+        return tf.reduce_sum(x, axis=[1, 2])
+
+
 _OPS: dict[type, type[_Op]] = {
     L.Dense: _Dense,
     L.Conv2D: _Conv2D,
@@ -424,6 +435,8 @@ _OPS: dict[type, type[_Op]] = {
     L.MinibatchStdDev: _MinibatchStdDev,
     L.MinibatchDiscrimination: _MinibatchDiscrimination,
     L.SelfAttention: _SelfAttention,
+    L.AvgPool2D: _AvgPool2D,
+    L.GlobalSumPool: _GlobalSumPool,
 }
 
 

@@ -298,6 +298,16 @@ class _SelfAttention(_Op):
         return x + self.scale * o.transpose(1, 2).reshape(n, c, h, w)
 
 
+class _AvgPool2D(_Op):
+    def forward(self, x: torch.Tensor, training: bool) -> torch.Tensor:
+        return F.avg_pool2d(x, self.layer.factor)
+
+
+class _GlobalSumPool(_Op):
+    def forward(self, x: torch.Tensor, training: bool) -> torch.Tensor:
+        return x.sum(dim=(2, 3))
+
+
 _OPS: dict[type, type[_Op]] = {
     L.Dense: _Dense,
     L.Conv2D: _Conv2D,
@@ -320,6 +330,8 @@ _OPS: dict[type, type[_Op]] = {
     L.MinibatchStdDev: _MinibatchStdDev,
     L.MinibatchDiscrimination: _MinibatchDiscrimination,
     L.SelfAttention: _SelfAttention,
+    L.AvgPool2D: _AvgPool2D,
+    L.GlobalSumPool: _GlobalSumPool,
 }
 
 
