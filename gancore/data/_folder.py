@@ -5,16 +5,18 @@ from __future__ import annotations
 import functools
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
 import numpy as np
 
 from gancore._errors import GancoreError, InvalidArgumentError
 from gancore.data._dataset import Dataset
 from gancore.data._limits import MAX_IMAGE_PIXELS, check_limit
 from gancore.data._resize import check_size, resize_images
+from gancore.data._streaming import StreamingDataset
 
 IMAGE_SUFFIXES = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
@@ -134,6 +136,79 @@ def _scale_deep(values: np.ndarray, mode: str, where: str) -> np.ndarray:
     return pixels[..., np.newaxis]
 
 
+def _scan(root: str | os.PathLike[str]) -> tuple[Path, list[Path], list[Path], list[int]]:
+    """The folder, its class folders (sorted, hidden ones skipped), and every image file
+    (sorted within its class) with its class index."""
+    folder = Path(root)
+    if not folder.is_dir():
+        raise InvalidArgumentError(f"root must be an existing directory; received {str(root)!r}")
+    class_dirs = sorted(
+        (d for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".")),
+        key=lambda d: d.name,
+    )
+    if not class_dirs:
+        raise InvalidArgumentError(
+            f"root must contain one sub-folder per class; {str(folder)!r} has none"
+        )
+    files: list[Path] = []
+    labels: list[int] = []
+    for label, class_dir in enumerate(class_dirs):
+        found = sorted(
+            f for f in class_dir.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
+        )
+        if not found:
+            raise InvalidArgumentError(
+                f"class folder {str(class_dir)!r} must hold at least one image "
+                f"({', '.join(sorted(IMAGE_SUFFIXES))}); it holds none"
+            )
+        files += found
+        labels += [label] * len(found)
+    return folder, class_dirs, files, labels
+
+
+@attrs.frozen(eq=False)
+class FolderReader:
+    """Image files decoded when read: Pillow, the `mode` ("L" or "RGB"), resized to `size`
+    as `load_image_folder` does (the same limits and errors, raised when a file is read)."""
+
+    files: tuple[Path, ...]
+    size: tuple[int, int]
+    mode: str
+    max_pixels: int
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of one sample, `(height, width, channels)`."""
+        return (*self.size, 3 if self.mode == "RGB" else 1)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def read(self, index: np.ndarray) -> np.ndarray:
+        """The images at `index`, decoded now."""
+        image_module = _import_pillow()
+        out = np.empty((len(index), *self.shape), np.float32)
+        for row, i in enumerate(index):
+            out[row] = _decode(image_module, self.files[i], self.mode, self.size,
+                               self.max_pixels)
+        return out
+
+    def content(self) -> Iterator[bytes]:
+        """Each file's path (relative to the root's parent) and bytes, in order."""
+        for file in self.files:
+            yield f"{file.parent.name}/{file.name}".encode()
+            try:
+                yield file.read_bytes()
+            except OSError as e:
+                raise InvalidArgumentError(f"cannot read image {str(file)!r}: {e}") from e
+
+
+def _decode(image_module: Any, file: Path, mode: str, size: tuple[int, int],
+            max_pixels: int) -> np.ndarray:
+    pixels = _read_image(image_module, file, mode, max_pixels)
+    return resize_images(pixels[np.newaxis], size)[0]
+
+
 def load_image_folder(
     root: str | os.PathLike[str],
     size: Sequence[int] = (64, 64),
@@ -141,7 +216,8 @@ def load_image_folder(
     name: str | None = None,
     *,
     max_pixels: int = MAX_IMAGE_PIXELS,
-) -> Dataset:
+    stream: bool = False,
+) -> Dataset | StreamingDataset:
     """Load `root/<class name>/<image>` files as a labelled `Dataset`.
 
     The sub-folder names, sorted, are the class names (hidden folders are skipped); each
@@ -156,41 +232,24 @@ def load_image_folder(
     is decoded. 16-bit greyscale images are scaled by 65535 and float images ("F") must
     hold finite values in [0, 1]. A file that cannot be decoded, or breaks a limit, raises
     `InvalidArgumentError` naming it.
+
+    With `stream`, only the file list is read now: a `StreamingDataset` decodes each
+    batch's images when the batch is drawn (a broken file raises the same error then),
+    and its batches equal those of the in-memory dataset.
     """
     height, width = check_size(size)
     max_pixels = check_limit(max_pixels, "max_pixels")
     if isinstance(channels, bool) or channels not in _PIL_MODES:
         raise InvalidArgumentError(f"channels must be 1 or 3; received {channels!r}")
-    folder = Path(root)
-    if not folder.is_dir():
-        raise InvalidArgumentError(f"root must be an existing directory; received {str(root)!r}")
-    image_module = _import_pillow()
-    class_dirs = sorted(
-        (d for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".")),
-        key=lambda d: d.name,
-    )
-    if not class_dirs:
-        raise InvalidArgumentError(
-            f"root must contain one sub-folder per class; {str(folder)!r} has none"
-        )
-    images, labels = [], []
-    for label, class_dir in enumerate(class_dirs):
-        files = sorted(
-            f for f in class_dir.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
-        )
-        if not files:
-            raise InvalidArgumentError(
-                f"class folder {str(class_dir)!r} must hold at least one image "
-                f"({', '.join(sorted(IMAGE_SUFFIXES))}); it holds none"
-            )
-        for file in files:
-            pixels = _read_image(image_module, file, _PIL_MODES[channels], max_pixels)
-            images.append(resize_images(pixels[np.newaxis], (height, width))[0])
-            labels.append(label)
-    return Dataset(
+    folder, class_dirs, files, labels = _scan(root)
+    _import_pillow()  # a missing Pillow is reported now, not at the first batch
+    reader = FolderReader(tuple(files), (height, width), _PIL_MODES[channels], max_pixels)
+    dataset = StreamingDataset(
         name=name or folder.name,
-        images=np.stack(images),
+        reader=reader,
         labels=np.asarray(labels, dtype=np.int64),
         num_classes=len(class_dirs),
         class_names=tuple(d.name for d in class_dirs),
     )
+    # One decoding path: in memory, every sample read through the streaming reader.
+    return dataset if stream else dataset.load()

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import math
 import os
+import secrets
 import stat
 import struct
+import tempfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -16,6 +20,7 @@ import numpy as np
 from gancore._errors import InvalidArgumentError
 from gancore.data._dataset import Dataset
 from gancore.data._limits import MAX_IDX_BYTES, check_limit
+from gancore.data._streaming import ArrayReader, StreamingDataset
 
 # IDX type codes (third magic byte) -> big-endian numpy dtypes.
 _IDX_DTYPES: dict[int, np.dtype[Any]] = {
@@ -71,14 +76,13 @@ def _read_error(where: str, gzipped: bool, e: BaseException) -> InvalidArgumentE
     return InvalidArgumentError(f"cannot read {where}: {e}")
 
 
-def _parse(
+def _parse_header(
     stream: BinaryIO, where: str, max_bytes: int, gzipped: bool, file_size: int | None
-) -> np.ndarray:
-    """Read one IDX array from `stream`, allocating only what the checked header declares.
+) -> tuple[np.dtype[Any], tuple[int, ...], int]:
+    """The dtype, shape and header length of the IDX array at `stream`, checked.
 
     `file_size` (raw files) lets a header that lies about the payload be refused before
-    any of it is read; a gzip stream is inflated in chunks, never past the declared size
-    plus the one byte that proves the payload longer than its header says.
+    any of it is read.
     """
     magic = _read(stream, 4, where, gzipped)
     if len(magic) < 4:
@@ -104,7 +108,7 @@ def _parse(
     shape = struct.unpack(f">{ndim}I", sizes)
     # Python ints: 255 sizes of up to 2**32 - 1 overflow any fixed-width product.
     expected = math.prod(shape) * dtype.itemsize
-    need = f"shape {shape} of {dtype.name} needs {_count(expected)} data bytes"
+    need = _need(dtype, shape)
     if file_size is not None and file_size - header != expected:
         problem = "truncated" if file_size - header < expected else "longer than its header says"
         raise InvalidArgumentError(f"{where} is {problem}: {need}; received {file_size - header}")
@@ -120,8 +124,20 @@ def _parse(
             f"{where} declares shape {shape}: the product of its non-zero sizes times "
             f"{dtype.itemsize} bytes must be at most {np.iinfo(np.intp).max}"
         )
-    buffer = np.empty(expected, dtype=np.uint8)
-    view = buffer.data  # a memoryview of its bytes
+    return dtype, shape, header
+
+
+def _need(dtype: np.dtype[Any], shape: tuple[int, ...]) -> str:
+    return f"shape {shape} of {dtype.name} needs {_count(math.prod(shape) * dtype.itemsize)} " \
+        "data bytes"
+
+
+def _fill(stream: BinaryIO, buffer: np.ndarray, where: str, gzipped: bool, need: str) -> None:
+    """Read exactly `buffer.size` payload bytes into `buffer` (uint8), in chunks: a gzip
+    stream is never inflated past them plus the one byte that proves the payload longer
+    than its header says."""
+    expected = buffer.size
+    view = memoryview(buffer).cast("B")  # type: ignore[arg-type]
     filled = 0
     while filled < expected:
         got = _read_into(stream, view[filled : filled + _CHUNK], where, gzipped)
@@ -132,6 +148,15 @@ def _parse(
         raise InvalidArgumentError(
             f"{where} is longer than its header says: {need}; received more than {expected}"
         )
+
+
+def _parse(
+    stream: BinaryIO, where: str, max_bytes: int, gzipped: bool, file_size: int | None
+) -> np.ndarray:
+    """Read one IDX array from `stream`, allocating only what the checked header declares."""
+    dtype, shape, _ = _parse_header(stream, where, max_bytes, gzipped, file_size)
+    buffer = np.empty(math.prod(shape) * dtype.itemsize, dtype=np.uint8)
+    _fill(stream, buffer, where, gzipped, _need(dtype, shape))
     array = buffer.view(dtype)
     if not dtype.isnative:  # swap in place: the result owns its memory, no second copy
         array = array.byteswap(inplace=True).view(dtype.newbyteorder("="))
@@ -158,6 +183,13 @@ def read_idx(path: str | os.PathLike[str], *, max_bytes: int = MAX_IDX_BYTES) ->
     in the file's type (uint8 for MNIST), in native byte order.
     """
     max_bytes = check_limit(max_bytes, "max_bytes")
+    return _open_idx(path, lambda stream, where, gzipped, size: _parse(
+        stream, where, max_bytes, gzipped, size))
+
+
+def _open_idx(path: str | os.PathLike[str], parse: Callable[..., Any]) -> Any:
+    """`parse(stream, where, gzipped, file_size)` on the IDX file `path`, inflated when it is
+    gzip-compressed (`file_size` is None then, or for a pipe)."""
     path = Path(path)
     where = f"IDX file {str(path)!r}"
     try:
@@ -173,9 +205,86 @@ def read_idx(path: str | os.PathLike[str], *, max_bytes: int = MAX_IDX_BYTES) ->
             raise InvalidArgumentError(f"cannot read {where}: {e}") from e
         if not gzipped:
             size = info.st_size if stat.S_ISREG(info.st_mode) else None
-            return _parse(file, where, max_bytes, False, size)
+            return parse(file, where, False, size)
         with gzip.GzipFile(fileobj=file, mode="rb") as stream:
-            return _parse(stream, where, max_bytes, True, None)  # type: ignore[arg-type]
+            return parse(stream, where, True, None)
+
+
+def map_idx(
+    path: str | os.PathLike[str],
+    *,
+    max_bytes: int = MAX_IDX_BYTES,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> np.ndarray:
+    """An IDX file as a read-only memory map: its values are read from disk when indexed.
+
+    The header is checked as by `read_idx` (the same errors, `max_bytes` bounding the
+    declared payload). An uncompressed file is mapped where it lies. A gzip-compressed one
+    is inflated once, in chunks and never past its declared size, into an uncompressed
+    copy in `cache_dir` (default: ``gancore-idx`` in the system's temporary folder), named
+    after the file, its size and modification time, and written atomically; later calls
+    map that copy. Values come in the file's byte order (big-endian for multi-byte types)
+    and float files are not scanned for nan or inf: `load_idx(..., stream=True)` maps
+    uint8 images only.
+    """
+    max_bytes = check_limit(max_bytes, "max_bytes")
+
+    def parse(stream: BinaryIO, where: str, gzipped: bool, size: int | None) -> np.ndarray:
+        if gzipped:
+            return _inflate_to_cache(stream, Path(path), where, max_bytes, cache_dir)
+        dtype, shape, header = _parse_header(stream, where, max_bytes, False, size)
+        if size is None:
+            raise InvalidArgumentError(f"cannot map {where}: it is not a regular file")
+        return _memmap(Path(path), dtype, shape, header)
+
+    return _open_idx(path, parse)
+
+
+def _memmap(path: Path, dtype: np.dtype[Any], shape: tuple[int, ...], header: int
+            ) -> np.ndarray:
+    if math.prod(shape) == 0:  # an empty file region cannot be mapped
+        return np.zeros(shape, dtype)
+    return np.memmap(path, dtype=dtype, mode="r", offset=header, shape=shape)
+
+
+def _inflate_to_cache(stream: BinaryIO, path: Path, where: str, max_bytes: int,
+                      cache_dir: str | os.PathLike[str] | None) -> np.ndarray:
+    info = path.stat()
+    key = hashlib.blake2b(f"{path.resolve()}|{info.st_size}|{info.st_mtime_ns}".encode(),
+                          digest_size=8).hexdigest()
+    folder = Path(cache_dir) if cache_dir is not None else \
+        Path(tempfile.gettempdir()) / "gancore-idx"
+    cached = folder / f"{path.name.removesuffix('.gz')}.{key}"
+    if not cached.is_file():
+        dtype, shape, header = _parse_header(stream, where, max_bytes, True, None)
+        code = next(c for c, d in _IDX_DTYPES.items() if d == dtype)
+        tmp = folder / f".{cached.name}.{os.getpid()}.{secrets.token_hex(4)}"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tmp.open("wb") as out:
+                out.write(bytes([0, 0, code, len(shape)]) + struct.pack(f">{len(shape)}I",
+                                                                         *shape))
+            payload = math.prod(shape) * dtype.itemsize
+            with tmp.open("r+b") as out:
+                out.truncate(header + payload)
+            if payload:
+                target = np.memmap(tmp, dtype=np.uint8, mode="r+", offset=header,
+                                   shape=(payload,))
+                try:
+                    _fill(stream, target, where, True, _need(dtype, shape))
+                    target.flush()
+                finally:
+                    del target
+            os.replace(tmp, cached)
+        except OSError as e:
+            raise InvalidArgumentError(
+                f"cannot write the uncompressed copy of {where} in {str(folder)!r}: {e} "
+                "(pass another cache_dir)"
+            ) from e
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+    return map_idx(cached, max_bytes=max_bytes)
 
 
 def load_idx(
@@ -185,15 +294,24 @@ def load_idx(
     *,
     class_names: tuple[str, ...] | None = None,
     max_bytes: int = MAX_IDX_BYTES,
-) -> Dataset:
+    stream: bool = False,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> Dataset | StreamingDataset:
     """Load IDX images (N, H, W) uint8, and optionally their labels, as a `Dataset`.
 
     Pixels are mapped to `[-1, 1]` as `x / 127.5 - 1` and a channel axis is added:
     `(N, H, W, 1)`. Labels (N,) uint8 become int64; `num_classes` is `len(class_names)`
     when names are given (labels must then lie in `[0, len(class_names))`), else
     `max(label) + 1`. `max_bytes` bounds each file's payload, as in `read_idx`.
+
+    With `stream`, the images are memory-mapped (`map_idx`; a gzip file is inflated once
+    into `cache_dir`) and a `StreamingDataset` reads each batch's samples from disk when
+    it is drawn; the labels are read into memory. Its batches equal those in memory.
     """
-    images = read_idx(images_path, max_bytes=max_bytes)
+    if stream:
+        images = map_idx(images_path, max_bytes=max_bytes, cache_dir=cache_dir)
+    else:
+        images = read_idx(images_path, max_bytes=max_bytes)
     if images.dtype != np.uint8 or images.ndim != 3:
         raise InvalidArgumentError(
             f"IDX images in {str(images_path)!r} must be uint8 of shape (N, H, W); "
@@ -218,6 +336,15 @@ def load_idx(
                 f"IDX labels in {str(labels_path)!r} must lie in [0, {len(class_names)}) "
                 f"for {len(class_names)} classes; received values up to {int(labels.max())}"
             )
+    if stream:
+        return StreamingDataset(
+            name=name,
+            reader=ArrayReader(images, f"IDX images in {str(images_path)!r}", expand=True),
+            labels=None if labels is None else labels.astype(np.int64),
+            num_classes=None if labels is None else
+            len(class_names) if class_names is not None else int(labels.max()) + 1,
+            class_names=class_names,
+        )
     # Without names, leave num_classes to Dataset's default (max label + 1).
     named = {} if class_names is None else {"num_classes": len(class_names)}
     # In place: one float32 copy of the images, not three.
@@ -249,7 +376,9 @@ def _load_mnist_format(
     name: str,
     class_names: tuple[str, ...],
     max_bytes: int,
-) -> Dataset:
+    stream: bool,
+    cache_dir: str | os.PathLike[str] | None,
+) -> Dataset | StreamingDataset:
     if split not in _SPLIT_PREFIXES:
         raise InvalidArgumentError(f"split must be one of 'train', 'test'; received {split!r}")
     prefix = _SPLIT_PREFIXES[split]
@@ -264,6 +393,8 @@ def _load_mnist_format(
         name,
         class_names=class_names,
         max_bytes=max_bytes,
+        stream=stream,
+        cache_dir=cache_dir,
     )
 
 
@@ -273,14 +404,18 @@ def load_mnist(
     name: str = "mnist",
     *,
     max_bytes: int = MAX_IDX_BYTES,
-) -> Dataset:
+    stream: bool = False,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> Dataset | StreamingDataset:
     """MNIST from its original IDX files in `folder`: (N, 28, 28, 1) in `[-1, 1]`, 10 classes.
 
     `split="test"` reads `t10k-images-idx3-ubyte` and `t10k-labels-idx1-ubyte`,
     `split="train"` the `train-` pair; each may be gzip-compressed (`.gz`). `max_bytes`
-    bounds each file's payload, as in `read_idx`. Nothing is downloaded.
+    bounds each file's payload, as in `read_idx`. `stream` and `cache_dir` as in
+    `load_idx`. Nothing is downloaded.
     """
-    return _load_mnist_format(folder, split, name, _DIGIT_NAMES, max_bytes)
+    return _load_mnist_format(folder, split, name, _DIGIT_NAMES, max_bytes, stream,
+                              cache_dir)
 
 
 def load_fashion_mnist(
@@ -289,11 +424,14 @@ def load_fashion_mnist(
     name: str = "fashion_mnist",
     *,
     max_bytes: int = MAX_IDX_BYTES,
-) -> Dataset:
+    stream: bool = False,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> Dataset | StreamingDataset:
     """Fashion-MNIST from its IDX files in `folder` (the same file names as MNIST).
 
     Returns (N, 28, 28, 1) images in `[-1, 1]` and 10 named classes
     (`FASHION_MNIST_CLASS_NAMES`). `max_bytes` bounds each file's payload, as in
-    `read_idx`. Nothing is downloaded.
+    `read_idx`. `stream` and `cache_dir` as in `load_idx`. Nothing is downloaded.
     """
-    return _load_mnist_format(folder, split, name, FASHION_MNIST_CLASS_NAMES, max_bytes)
+    return _load_mnist_format(folder, split, name, FASHION_MNIST_CLASS_NAMES, max_bytes,
+                              stream, cache_dir)

@@ -16,12 +16,13 @@ the native one (a lossless copy); nothing else is converted.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import struct
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 import numpy as np
@@ -35,7 +36,7 @@ from gancore.data._limits import (
     check_limit,
 )
 
-__all__ = ["ArrayCheck", "read_npy", "read_npz"]
+__all__ = ["ArrayCheck", "map_npy", "read_npy", "read_npz"]
 
 #: `check(name, shape, dtype)` raises (or returns None) once a header is read, before data.
 ArrayCheck = Callable[[str, tuple[int, ...], np.dtype], None]
@@ -118,23 +119,55 @@ def read_npy(path: str | os.PathLike[str], *, kinds: str = "f", ndim: tuple[int,
     data, and exactly as many bytes in the file as the header declares. Anything else
     raises `error` naming the file."""
     max_bytes = check_limit(max_bytes, "max_bytes")
+    with _refusals(path, what, error), open(path, "rb") as f:
+        shape, fortran, dtype, _ = _file_header(f, path, kinds, ndim, check)
+        _check_size(shape, dtype, max_bytes, "max_bytes", max_bytes)
+        return _read_data(f, shape, fortran, dtype)
+
+
+def map_npy(path: str | os.PathLike[str], *, kinds: str = "f", ndim: tuple[int, ...] = (),
+            max_bytes: int = MAX_NPY_BYTES, check: ArrayCheck | None = None,
+            what: str = ".npy file",
+            error: type[GancoreError] = InvalidArgumentError) -> np.ndarray:
+    """The array in the ``.npy`` file `path` as a read-only memory map (values read from
+    disk when indexed), after the header checks of `read_npy`; `max_bytes` bounds the
+    declared payload as there. Values keep the file's byte order."""
+    max_bytes = check_limit(max_bytes, "max_bytes")
+    with _refusals(path, what, error), open(path, "rb") as f:
+        shape, fortran, dtype, header_bytes = _file_header(f, path, kinds, ndim, check)
+        _check_size(shape, dtype, max_bytes, "max_bytes", max_bytes)
+        if math.prod(shape) == 0:  # an empty file region cannot be mapped
+            return np.zeros(shape, dtype)
+        return np.memmap(path, dtype=dtype, mode="r", offset=header_bytes, shape=shape,
+                         order="F" if fortran else "C")
+
+
+def _file_header(f: IO[bytes], path: str | os.PathLike[str], kinds: str,
+                 ndim: tuple[int, ...], check: ArrayCheck | None
+                 ) -> tuple[tuple[int, ...], bool, np.dtype, int]:
+    """The checked header of the open ``.npy`` file `f`: its size must be the header's."""
+    shape, fortran, dtype, header_bytes = _header(f, kinds)
+    if ndim and len(shape) not in ndim:
+        ranks = " or ".join(map(str, ndim))
+        raise _Refused(f"must hold an array of rank {ranks}; received shape {shape}")
+    if check is not None:
+        check(str(path), shape, dtype)
+    nbytes = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
+    size = os.fstat(f.fileno()).st_size
+    if size != header_bytes + nbytes:
+        state = "is truncated" if size < header_bytes + nbytes else "runs on"
+        raise _Refused(f"{state}: its header declares {dtype} of shape {shape} "
+                       f"({nbytes} bytes), the file holds {size - header_bytes}")
+    return shape, fortran, dtype, header_bytes
+
+
+@contextlib.contextmanager
+def _refusals(path: str | os.PathLike[str], what: str,
+              error: type[GancoreError]) -> Iterator[None]:
+    """What reading the ``.npy`` file `path` refuses, as one `error` naming it."""
     name = f"{what} {str(path)!r}"
     try:
-        with open(path, "rb") as f:
-            shape, fortran, dtype, header_bytes = _header(f, kinds)
-            if ndim and len(shape) not in ndim:
-                ranks = " or ".join(map(str, ndim))
-                raise _Refused(f"must hold an array of rank {ranks}; received shape {shape}")
-            if check is not None:
-                check(str(path), shape, dtype)
-            nbytes = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
-            size = os.fstat(f.fileno()).st_size
-            if size != header_bytes + nbytes:
-                state = "is truncated" if size < header_bytes + nbytes else "runs on"
-                raise _Refused(f"{state}: its header declares {dtype} of shape {shape} "
-                               f"({nbytes} bytes), the file holds {size - header_bytes}")
-            _check_size(shape, dtype, max_bytes, "max_bytes", max_bytes)
-            return _read_data(f, shape, fortran, dtype)
+        yield
     except _Refused as e:
         raise error(f"{name} {e}") from None
     except GancoreError as e:  # from `check`: it names what it expected
