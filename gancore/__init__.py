@@ -55,7 +55,7 @@ def _builtin(module: str, table: str, name: str) -> object:
 # when used.
 for _group, _module, _table, _names in (
     ("architectures", "gancore.architectures", "BUILTIN_ARCHITECTURES",
-     ("cyclegan", "dcgan", "fc_bn", "mlp", "pacgan_mlp", "vanilla")),
+     ("cyclegan", "dcgan", "fc_bn", "mlp", "pacgan_mlp", "sngan", "vanilla")),
     ("losses", "gancore.losses", "LOSS_FAMILIES",
      ("hinge", "least_squares", "minimax", "nonsaturating", "wasserstein")),
     ("datasets", "gancore.data", "BUILTIN_DATASETS",

@@ -21,6 +21,7 @@ from gancore.architectures import (
     fc_bn,
     mlp,
     pacgan_mlp,
+    sngan,
     vanilla,
 )
 from gancore.architectures._blocks import same_padding
@@ -169,6 +170,7 @@ def test_builtin_registry_names_every_builder() -> None:
         "cyclegan": cyclegan,
         "pacgan_mlp": pacgan_mlp,
         "mlp": mlp,
+        "sngan": sngan,
     }
     assert expected == BUILTIN_ARCHITECTURES
 

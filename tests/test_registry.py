@@ -667,7 +667,8 @@ def test_a_plugin_loader_that_exits_or_returns_no_dataset_is_contained(installed
 
 @pytest.mark.parametrize(("name", "options", "message"), [
     ("dcgan", {"bogus": 1}, "architecture 'dcgan' options must be among latent_dim, "
-                            "num_classes, norm, semi_supervised; received bogus"),
+                            "num_classes, norm, semi_supervised, attention, dropout, "
+                            "input_dropout, spectral_norm, minibatch_stddev; received bogus"),
     ("cyclegan", {"depth": 2, "colour": "red"}, "architecture 'cyclegan' options must be "
                                                "among .*depth.*; received colour"),
 ])

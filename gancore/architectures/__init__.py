@@ -18,12 +18,14 @@ from gancore.architectures._mlp import fc_bn, mlp, vanilla
 from gancore.architectures._native import NativeArchitecture
 from gancore.architectures._pacgan import pacgan_mlp
 from gancore.architectures._pair import KINDS, ArchitecturePair
+from gancore.architectures._sngan import SNGAN_SIDES, sngan
 
 __all__ = [
     "BUILTIN_ARCHITECTURES",
     "CRITIC_NORMS",
     "DCGAN_SIDES",
     "KINDS",
+    "SNGAN_SIDES",
     "NativeArchitecture",
     "ArchitecturePair",
     "cyclegan",
@@ -31,6 +33,7 @@ __all__ = [
     "fc_bn",
     "mlp",
     "pacgan_mlp",
+    "sngan",
     "vanilla",
 ]
 
@@ -42,4 +45,5 @@ BUILTIN_ARCHITECTURES: dict[str, Callable[..., ArchitecturePair]] = {
     "cyclegan": cyclegan,
     "pacgan_mlp": pacgan_mlp,
     "mlp": mlp,
+    "sngan": sngan,
 }

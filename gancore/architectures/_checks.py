@@ -18,6 +18,7 @@ __all__ = [
     "check_ints",
     "check_latent_dim",
     "check_sample_shape",
+    "check_square_image",
     "check_unlabelled",
     "pair_name",
     "resolve_kind",
@@ -96,6 +97,18 @@ def check_sample_shape(builder: str, value: Any, ranks: Sequence[int] = (1, 2, 3
             f"{builder} sample_shape must be a tuple of {wanted} ints >= 1; received {value!r}"
         )
     return tuple(int(d) for d in shape)
+
+
+def check_square_image(builder: str, value: Any, sides: Sequence[int]) -> Shape:
+    """`value` as (side, side, channels) with one of the supported `sides`."""
+    shape = check_sample_shape(builder, value, ranks=(3,))
+    if shape[0] != shape[1] or shape[0] not in sides:
+        listed = ", ".join(f"{s}x{s}" for s in sides)
+        raise InvalidArgumentError(
+            f"{builder} sample_shape must be (side, side, channels) with a side of {listed}; "
+            f"received {shape}"
+        )
+    return shape
 
 
 def check_latent_dim(builder: str, value: Any) -> int:

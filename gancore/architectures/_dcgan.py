@@ -23,9 +23,10 @@ from gancore.architectures._blocks import (
     same_pads,
 )
 from gancore.architectures._checks import (
+    check_bool,
     check_choice,
     check_latent_dim,
-    check_sample_shape,
+    check_square_image,
     pair_name,
     resolve_kind,
 )
@@ -44,8 +45,12 @@ from gancore.nn import (
     InstanceNorm,
     Layer,
     LayerNorm,
+    MinibatchStdDev,
     NetworkSpec,
     Reshape,
+    SelfAttention,
+    SpectralConv2D,
+    SpectralDense,
 )
 
 __all__ = ["CRITIC_NORMS", "DCGAN_SIDES", "dcgan"]
@@ -62,6 +67,9 @@ class _Plan:
     stem: tuple[Layer, ...]  # unconditional generator: after Reshape(base)
     generator: tuple[Layer, ...]  # from base to the image
     critic: tuple[Layer | None, ...]  # from the image to the last feature map
+    # self-attention goes after these many layers, where the maps are half the image side
+    generator_attention: int
+    critic_attention: int
 
 
 def _leaky(slope: float) -> Activation:
@@ -88,6 +96,8 @@ def _plan_8(channels: int, norm: Layer | None) -> _Plan:
             norm,
             _leaky(0.2),
         ),
+        generator_attention=3,
+        critic_attention=2,
     )
 
 
@@ -117,6 +127,8 @@ def _plan_28(channels: int, norm: Layer | None) -> _Plan:
             norm,
             _leaky(0.01),
         ),
+        generator_attention=3,
+        critic_attention=2,
     )
 
 
@@ -138,6 +150,8 @@ def _plan_32(channels: int, norm: Layer | None) -> _Plan:
         stem=(BatchNorm(), Activation("relu")),
         generator=(*generator, Conv2D(channels, 3, padding=1), Activation("tanh")),
         critic=tuple(critic),
+        generator_attention=6,
+        critic_attention=2,
     )
 
 
@@ -168,6 +182,8 @@ def _plan_64(channels: int, norm: Layer | None) -> _Plan:
             Activation("tanh"),
         ),
         critic=tuple(critic),
+        generator_attention=9,
+        critic_attention=3,
     )
 
 
@@ -186,6 +202,50 @@ def _critic_norm(norm: str) -> Layer | None:
     return {"batch": BatchNorm(), "layer": LayerNorm(), "instance": InstanceNorm()}.get(norm)
 
 
+@attrs.frozen
+class _Stabilisers:
+    attention: bool = False
+    dropout: float = 0.0
+    input_dropout: float | None = None
+    spectral_norm: bool = False
+    minibatch_stddev: bool = False
+
+
+def _rate(arg: str, value: object, allow_none: bool = False) -> float | None:
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < 1:
+        wanted = "None or a number" if allow_none else "a number"
+        raise InvalidArgumentError(f"dcgan {arg} must be {wanted} in [0, 1); received {value!r}")
+    return float(value)
+
+
+def _stabilised(plan: _Plan, opts: _Stabilisers) -> _Plan:
+    """The plan with self-attention at half the image side, the critic's dropout after its
+    hidden activations (and on its input), spectral convolutions and a minibatch stddev
+    before the critic's last convolution, as asked."""
+    generator = list(plan.generator)
+    if opts.attention:
+        generator.insert(plan.generator_attention, SelfAttention())
+    critic: list[Layer | None] = []
+    if opts.input_dropout and not isinstance(plan.critic[0], Dropout):
+        critic.append(Dropout(opts.input_dropout))
+    for i, layer in enumerate(plan.critic):
+        if i == plan.critic_attention and opts.attention:
+            critic.append(SelfAttention())
+        if i == 0 and isinstance(layer, Dropout) and opts.input_dropout is not None:
+            layer = Dropout(opts.input_dropout) if opts.input_dropout else None
+        if isinstance(layer, Conv2D) and opts.spectral_norm:
+            layer = SpectralConv2D(**attrs.asdict(layer))
+        critic.append(layer)
+        if isinstance(layer, Activation) and opts.dropout:
+            critic.append(Dropout(opts.dropout))
+    if opts.minibatch_stddev:
+        last = max(i for i, layer in enumerate(critic) if isinstance(layer, Conv2D))
+        critic.insert(last, MinibatchStdDev())
+    return attrs.evolve(plan, generator=tuple(generator), critic=tuple(critic))
+
+
 def _generator(name: str, plan: _Plan, latent_dim: int, label_classes: int | None) -> NetworkSpec:
     g = GraphBuilder(name, plan.init)
     z, labels = generator_inputs(g, latent_dim, label_classes is not None)
@@ -201,7 +261,8 @@ def _generator(name: str, plan: _Plan, latent_dim: int, label_classes: int | Non
 
 
 def _critic(
-    name: str, plan: _Plan, image_shape: tuple[int, ...], label_classes: int | None, head: int
+    name: str, plan: _Plan, image_shape: tuple[int, ...], label_classes: int | None, head: int,
+    spectral: bool = False,
 ) -> NetworkSpec:
     g = GraphBuilder(name, plan.init)
     x, labels = critic_inputs(g, image_shape, label_classes is not None)
@@ -210,7 +271,7 @@ def _critic(
         height, width, _ = image_shape
         h = g.add(Concat(), x, label_map(g, labels, label_classes, height, width))
     h = g.add(Flatten(), chain(g, h, plan.critic))
-    return g.build(g.add(Dense(head), h))
+    return g.build(g.add((SpectralDense if spectral else Dense)(head), h))
 
 
 def dcgan(
@@ -220,6 +281,11 @@ def dcgan(
     num_classes: int | None = None,
     norm: str = "batch",
     semi_supervised: bool = False,
+    attention: bool = False,
+    dropout: float = 0.0,
+    input_dropout: float | None = None,
+    spectral_norm: bool = False,
+    minibatch_stddev: bool = False,
 ) -> ArchitecturePair:
     """A DCGAN for square NHWC images of side 8, 28, 32 or 64 (any channel count), tanh
     output in [-1, 1], critic logits of shape (1,).
@@ -257,21 +323,33 @@ def dcgan(
     projects z with Dense + LeakyReLU 0.2 and joins a label channel at the base size.
     `semi_supervised=True` (with `num_classes`) keeps the generator unconditional and
     ends the critic in `num_classes` class logits (Salimans et al. 2016).
+
+    Stabilisers: `attention=True` adds a SelfAttention layer (SAGAN, reduction 8) to both
+    networks where their maps are half the image side; `dropout` is the rate of a Dropout
+    after each of the critic's hidden activations (0: none); `input_dropout` the rate of
+    one on the critic's input (None: the plan's, 0.2 at 64x64 and none elsewhere);
+    `spectral_norm=True` makes the critic's convolutions and head spectrally normalised
+    (Miyato et al. 2018); `minibatch_stddev=True` appends a MinibatchStdDev channel
+    (group 4, ProGAN) before the critic's last convolution, so batches must then be
+    multiples of 4 (or smaller than 4).
     """
-    shape = check_sample_shape("dcgan", sample_shape, ranks=(3,))
-    height, width, channels = shape
-    if height != width or height not in _PLANS:
-        sides = ", ".join(f"{s}x{s}" for s in _PLANS)
-        raise InvalidArgumentError(
-            f"dcgan sample_shape must be (side, side, channels) with a side of {sides}; "
-            f"received {shape}"
-        )
+    shape = check_square_image("dcgan", sample_shape, tuple(_PLANS))
+    height, _, channels = shape
     latent = check_latent_dim("dcgan", latent_dim)
     kind = resolve_kind("dcgan", num_classes, semi_supervised)
     norm = check_choice("dcgan", "norm", norm, CRITIC_NORMS)
-    plan = _PLANS[height](channels, _critic_norm(norm))
+    opts = _Stabilisers(
+        attention=check_bool("dcgan", "attention", attention),
+        dropout=_rate("dropout", dropout) or 0.0,
+        input_dropout=_rate("input_dropout", input_dropout, allow_none=True),
+        spectral_norm=check_bool("dcgan", "spectral_norm", spectral_norm),
+        minibatch_stddev=check_bool("dcgan", "minibatch_stddev", minibatch_stddev),
+    )
+    plan = _stabilised(_PLANS[height](channels, _critic_norm(norm)), opts)
     name = pair_name(
-        "dcgan", shape, kind, num_classes, [("latent_dim", latent, 100), ("norm", norm, "batch")]
+        "dcgan", shape, kind, num_classes,
+        [("latent_dim", latent, 100), ("norm", norm, "batch"),
+         *((f, getattr(opts, f), d) for f, d in attrs.asdict(_Stabilisers()).items())],
     )
     label_classes = num_classes if kind == "conditional" else None
     head = num_classes if kind == "semi_supervised" and num_classes is not None else 1
@@ -281,7 +359,7 @@ def dcgan(
             _generator(f"{name}-generator", plan, latent, label_classes)
         ),
         critic=drop_cancelled_biases(
-            _critic(f"{name}-critic", plan, shape, label_classes, head)
+            _critic(f"{name}-critic", plan, shape, label_classes, head, opts.spectral_norm)
         ),
         latent_dim=latent,
         num_classes=num_classes,

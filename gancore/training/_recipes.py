@@ -209,6 +209,14 @@ def _recipes() -> dict[str, Recipe]:
     # between them) and the R1 gamma decays from 1 to 0.1 with the learning rate (a sharper
     # critic places the modes precisely once they are balanced).
     grid = attrs.evolve(ring, steps=40000, r1_final=0.1, checkpoint_every=5000)
+    # SNGAN's CIFAR-10 setting (Miyato et al. 2018, table 1 setting C: hinge loss, 5 critic
+    # updates, Adam 2e-4, betas 0 and 0.9) and SAGAN's (TTUR: critic 4e-4, generator 1e-4).
+    sngan = attrs.evolve(base, loss="hinge", n_critic=5, steps=1500,
+                         generator_optimizer=OptimizerConfig.adam(2e-4, 0.0, 0.9),
+                         critic_optimizer=OptimizerConfig.adam(2e-4, 0.0, 0.9))
+    sagan = attrs.evolve(base, loss="hinge",
+                         generator_optimizer=OptimizerConfig.adam(1e-4, 0.0, 0.9),
+                         critic_optimizer=OptimizerConfig.adam(4e-4, 0.0, 0.9))
     items = [
         Recipe("dcgan", "DCGAN, non-saturating loss, on the 8x8 digits (the default)",
                "dcgan", config=base, **digits),
@@ -243,6 +251,12 @@ def _recipes() -> dict[str, Recipe]:
         Recipe("grid", "2-D grid of 25 Gaussians (PacGAN protocol): a 100-way categorical "
                "code, R1 decayed with the lr, 40k steps", "pacgan_mlp", config=grid,
                architecture_options={"hidden": [300, 100], "categories": 100}, dataset="grid"),
+        Recipe("sngan", "SNGAN: ResNet pair, spectrally normalised critic, hinge loss, 5 "
+               "critic steps, on the 8x8 digits", "sngan", config=sngan,
+               architecture_options={"widths": [64, 64]}, **digits),
+        Recipe("sagan", "DCGAN with self-attention and a spectrally normalised critic, hinge "
+               "loss, TTUR (SAGAN)", "dcgan", config=sagan,
+               architecture_options={"attention": True, "spectral_norm": True}, **digits),
         Recipe("mnist-dcgan", "GANs in Action ch. 4 DCGAN on MNIST (--data PATH)", "dcgan",
                config=attrs.evolve(base, steps=3000), dataset="mnist"),
         Recipe("mnist-wgan-gp", "WGAN-GP on MNIST (--data PATH)", "dcgan",
