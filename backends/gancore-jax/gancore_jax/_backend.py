@@ -82,11 +82,13 @@ class JaxBackend:
         return to_numpy(x)
 
     def wrap_native(self, module: Any) -> Any:
-        """A user's own JAX model (`gancore_jax.NativeModel`) behind gancore's network
-        interface."""
-        from gancore_jax._native import wrap_native
+        """Native JAX models are not supported yet: use a portable spec."""
+        from gancore import BackendUnsupportedError
 
-        return wrap_native(module)
+        raise BackendUnsupportedError(
+            "the jax backend trains portable architectures only; received a native "
+            f"{type(module).__name__}"
+        )
 
     def seed(self, seed: int) -> None:
         """Seed the backend's key (dropout masks)."""
