@@ -145,7 +145,7 @@ def from_iterable(source: Iterable[Any] | Callable[[int], Iterable[Any]], *,
     integers in `[0, num_classes)`. Without `shape` the first batch of epoch 0 is read now
     to learn the per-sample shape.
     """
-    if hasattr(source, "__next__") and iter(source) is source:
+    if hasattr(source, "__next__") and iter(source) is source:  # type: ignore[arg-type]
         raise InvalidArgumentError(
             "source must be re-iterable (a list, a DataLoader, a tf.data.Dataset) or a "
             "callable source(epoch) returning one; received a one-shot iterator "

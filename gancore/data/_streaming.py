@@ -19,7 +19,7 @@ import attrs
 import numpy as np
 
 from gancore._errors import InvalidArgumentError
-from gancore.data._dataset import Dataset, array_repr
+from gancore.data._dataset import Dataset, _as_names, array_repr
 
 __all__ = ["ArrayReader", "SampleReader", "StreamingDataset"]
 
@@ -138,8 +138,7 @@ class StreamingDataset:
     labels: np.ndarray | None = attrs.field(default=None, converter=_readonly_labels,
                                             repr=array_repr)
     num_classes: int | None = None
-    class_names: tuple[str, ...] | None = attrs.field(
-        default=None, converter=attrs.converters.optional(tuple))
+    class_names: tuple[str, ...] | None = attrs.field(default=None, converter=_as_names)
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
