@@ -7,6 +7,7 @@ Each subcommand imports what it needs when it runs, so `gancore backends` and
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -54,7 +55,8 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
 
 _TRAIN_FLAGS = ("recipe", "backend", "steps", "seed", "out", "device", "arch", "loss",
                 "dataset", "data_path", "batch_size", "compile", "sample_every",
-                "checkpoint_every", "keep_checkpoints", "overwrite", "threads")
+                "checkpoint_every", "keep_checkpoints", "overwrite", "threads", "workers",
+                "sync_batch_norm", "stream")
 
 
 #: Types of the top-level keys of a TOML config (the flags' names).
@@ -62,8 +64,9 @@ _FLAG_TYPES: dict[str, tuple[type, str]] = {
     **{k: (str, "a string") for k in ("recipe", "backend", "out", "device", "arch", "loss",
                                       "dataset", "data_path")},
     **{k: (int, "an int") for k in ("steps", "seed", "batch_size", "sample_every",
-                                    "checkpoint_every", "keep_checkpoints")},
-    **{k: (bool, "true or false") for k in ("compile", "overwrite")},
+                                    "checkpoint_every", "keep_checkpoints", "workers")},
+    **{k: (bool, "true or false") for k in ("compile", "overwrite", "sync_batch_norm",
+                                            "stream")},
     **{k: (dict, "a table") for k in ("train", "architecture", "data")},
     "threads": ((int, str), "an int or 'auto'"),
 }
@@ -135,13 +138,22 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from gancore.training import resume, train
 
     s = _train_settings(args)
+    workers = s.get("workers", 1)
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise GancoreError(f"workers must be an int >= 1; received {workers!r}")
+    if workers > 1 and not os.environ.get("GANCORE_LAUNCHER"):
+        return _launch(args, s, workers)
     data_options = dict(s["data"])
     if s.get("data_path"):
         data_options["folder"] = s["data_path"]
+    if s.get("stream"):
+        data_options["stream"] = True
     common = {"steps": s.get("steps"), "device": s.get("device", "auto"),
               "progress": not args.no_progress, "compile": bool(s.get("compile", False)),
               "keep_checkpoints": s.get("keep_checkpoints", 3), "threads": s.get("threads")}
+    sync = s.get("sync_batch_norm")
     if args.resume:
+        common["sync_batch_norm"] = sync
         _check_resume_flags(args.resume, s, data_options)
         result = resume(args.resume, backend=s.get("backend"), config=s["train"], **common)
         verb = "resumed and trained to"
@@ -150,9 +162,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
             s.get("recipe", "dcgan"), backend=s.get("backend"), out_dir=s.get("out"),
             seed=s.get("seed"), config=s["train"], architecture=s.get("arch"),
             architecture_options=s["architecture"], dataset=s.get("dataset"),
-            dataset_options=data_options, overwrite=bool(s.get("overwrite", False)), **common,
+            dataset_options=data_options, overwrite=bool(s.get("overwrite", False)),
+            sync_batch_norm=bool(sync), **common,
         )
         verb = "trained"
+    workers_of = result.trainer.workers
+    if not workers_of.is_main:
+        return 0
+    if workers_of.distributed:
+        verb += f" (on {workers_of.world_size} workers)"
     shown = ", ".join(f"{k} {v:.4g}" for k, v in result.metrics.items() if k != "step")
     print(f"{verb} {result.trainer.step} steps on {result.trainer.backend.name} in "
           f"{result.seconds:.1f} s ({shown})")
@@ -160,11 +178,23 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _launch(args: argparse.Namespace, s: dict[str, Any], workers: int) -> int:
+    """--workers N: this command as N local workers (see gancore.distributed)."""
+    from gancore.distributed import launch_local
+    from gancore.training import default_backend
+
+    backend = s.get("backend")
+    if backend is None and args.resume:
+        from gancore.training._run_folder import RunFolder
+
+        backend = RunFolder(args.resume).settings().get("backend")
+    backend = backend or default_backend()
+    return launch_local(args.argv, backend, workers)
+
+
 def _check_resume_flags(run_dir: str, s: dict[str, Any], data_options: dict[str, Any]) -> None:
     """With --resume, a flag that names the run (recipe, architecture, data, seed, ...) must
     agree with the run's own settings: a different value would make another run."""
-    import os
-
     from gancore.training._run_folder import RunFolder
 
     if s.get("out") is not None:
@@ -247,6 +277,20 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(f"{message} (see {self.prog} --help)")
 
 
+class _Version(argparse.Action):
+    """--version: the installed gancore's version, read only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print gancore's version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        import gancore
+
+        print(f"gancore {gancore.__version__}")
+        parser.exit()
+
+
 def _threads(text: str) -> int | str:
     """--threads: an int >= 1 or 'auto'."""
     if text == "auto":
@@ -277,6 +321,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="gancore", description="GANs written once, run on PyTorch or TensorFlow."
     )
+    parser.add_argument("--version", action=_Version)
     parser.add_argument("--debug", action="store_true",
                         help="on an error, show Python's traceback (for bug reports) instead "
                              "of one line")
@@ -300,6 +345,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", help="dataset (built-in or plugin) instead of the recipe's")
     p.add_argument("--data", dest="data_path",
                    help="data folder for file-based datasets (MNIST, CIFAR-10, image folders)")
+    p.add_argument("--stream", action="store_true", default=None,
+                   help="read the data's files lazily, a few batches ahead, instead of loading "
+                        "them into memory (image_folder, mnist, fashion_mnist, npy)")
     p.add_argument("--batch-size", type=_int_in(1), dest="batch_size")
     p.add_argument("--sample-every", type=_int_in(0), dest="sample_every")
     p.add_argument("--checkpoint-every", type=_int_in(0), dest="checkpoint_every",
@@ -309,6 +357,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=_threads,
                    help="the framework's threads: N, or auto (default: $GANCORE_THREADS, else "
                         "auto: the cores the load average says are free)")
+    p.add_argument("--workers", type=_int_in(1),
+                   help="train on N local worker processes (data-parallel, torch.distributed "
+                        "or tf.distribute); under torchrun or TF_CONFIG the launcher decides")
+    p.add_argument("--sync-batch-norm", action="store_true", dest="sync_batch_norm",
+                   help="with several workers: batch norm over the global batch")
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue the run in RUN_DIR from its latest checkpoint (--steps may "
                         "raise its length; --backend may change)")
@@ -360,6 +413,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = False
     try:
         args = _parser().parse_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)
         debug = args.debug
         with warnings.catch_warnings():
             warnings.simplefilter("default")

@@ -215,12 +215,14 @@ def _numbered(root: Path) -> list[tuple[int, Path]]:
     return found
 
 
-def latest_checkpoint(run_dir: str | os.PathLike[str]) -> Path | None:
+def latest_checkpoint(run_dir: str | os.PathLike[str], clean: bool = True) -> Path | None:
     """The newest complete checkpoint of a run folder (``checkpoints/step-*``, else a
-    ``checkpoint`` folder of format 1), or None. Leftovers of a killed write are removed."""
+    ``checkpoint`` folder of format 1), or None. Leftovers of a killed write are removed
+    (unless not `clean`: a reader that must not write, like a data-parallel job's other
+    workers)."""
     run = Path(run_dir)
     root = run / CHECKPOINTS
-    if root.is_dir():
+    if root.is_dir() and clean:
         for leftover in root.glob(".tmp-*"):
             shutil.rmtree(leftover, ignore_errors=True)
         for leftover in root.glob(".trash-*"):

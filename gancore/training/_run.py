@@ -3,6 +3,7 @@ runs)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import warnings
@@ -22,6 +23,7 @@ from gancore._errors import (
     TrainingStopped,
 )
 from gancore.data import GaussianMixture2D
+from gancore.distributed import Workers, from_environment
 from gancore.training._callbacks import CheckpointEvery, MetricsLog, ProgressBar, SampleGrid
 from gancore.training._checkpoint import Checkpoint, load_checkpoint
 from gancore.training._config import TrainConfig
@@ -66,7 +68,8 @@ def train(recipe: str | Recipe = "dcgan", *, backend: str | None = None,
           architecture_options: Mapping[str, Any] | None = None,
           dataset: str | None = None, dataset_options: Mapping[str, Any] | None = None,
           overwrite: bool = False, keep_checkpoints: int = 3,
-          threads: int | str | None = None) -> RunResult:
+          threads: int | str | None = None, workers: Workers | None = None,
+          sync_batch_norm: bool = False) -> RunResult:
     """Train a recipe and write samples, plots, metrics and checkpoints into `out_dir`.
 
     Without `out_dir` the run goes to ``runs/<recipe>[-<arch>][-<loss>][-<dataset>]-<backend>``
@@ -75,6 +78,10 @@ def train(recipe: str | Recipe = "dcgan", *, backend: str | None = None,
     every ``checkpoint_every`` steps, on SIGINT / SIGTERM and at the end; the newest
     `keep_checkpoints` are kept. `threads` (an int, or ``"auto"``; default: the environment's
     ``GANCORE_THREADS``, else ``"auto"``: the free cores) sets the framework's threads.
+
+    In a data-parallel job (`workers`; by default read from the environment torchrun or
+    ``TF_CONFIG`` sets) every worker calls `train` alike; worker 0 alone writes the folder.
+    `sync_batch_norm` normalises over the global batch instead of each worker's rows.
     """
     base = get_recipe(recipe) if isinstance(recipe, str) else recipe
     overrides = dict(config or {})
@@ -86,17 +93,35 @@ def train(recipe: str | Recipe = "dcgan", *, backend: str | None = None,
                               architecture_options=architecture_options,
                               dataset_options=dataset_options)
     backend = backend or default_backend()
+    workers = _workers(backend, workers, sync_batch_norm)
     parts = [rec.name, *(p for p in (architecture, (config or {}).get("loss"), dataset) if p)]
-    folder = RunFolder.for_new_run(out_dir, Path("runs") / "-".join([*parts, backend]),
-                                   overwrite)
+    default = Path("runs") / "-".join([*parts, backend])
+    if workers.is_main:
+        folder = RunFolder.for_new_run(out_dir, default, overwrite)
+    else:  # writes nothing; worker 0 names the folder
+        folder = RunFolder(out_dir if out_dir is not None else default)
     return _execute(folder, rec, backend=backend, device=device, progress=progress,
-                    compile=compile, keep=keep_checkpoints, checkpoint=None, threads=threads)
+                    compile=compile, keep=keep_checkpoints, checkpoint=None, threads=threads,
+                    workers=workers)
+
+
+def _workers(backend: str, workers: Workers | None, sync_batch_norm: bool) -> Workers:
+    if workers is not None:
+        if not isinstance(workers, Workers):
+            raise InvalidArgumentError(
+                f"workers must be a gancore.distributed.Workers or None; received "
+                f"{type(workers).__name__}"
+            )
+        return workers
+    framework = {"torch": "torch", "tensorflow": "tensorflow"}.get(backend, backend)
+    return from_environment(framework, sync_batch_norm=bool(sync_batch_norm))
 
 
 def resume(run_dir: str | os.PathLike[str], *, steps: int | None = None,
            backend: str | None = None, device: str = "auto", progress: bool = True,
            compile: bool = False, config: Mapping[str, Any] | None = None,
-           keep_checkpoints: int = 3, threads: int | str | None = None) -> RunResult:
+           keep_checkpoints: int = 3, threads: int | str | None = None,
+           workers: Workers | None = None, sync_batch_norm: bool | None = None) -> RunResult:
     """Continue the run in `run_dir` from its latest checkpoint to its configured steps
     (`steps` may raise them), appending to its metrics, plots, frames and GIF as if it had
     never stopped. On the backend that wrote the checkpoint the result is bit for bit the
@@ -104,23 +129,28 @@ def resume(run_dir: str | os.PathLike[str], *, steps: int | None = None,
     `config` may change only ``log_every``, ``sample_every`` and ``checkpoint_every``;
     any setting that would change the run raises a `CheckpointError` naming it. The run
     keeps its thread count unless `threads` says otherwise (a framework's sums can depend
-    on it: bit-for-bit equality holds at the same count)."""
+    on it: bit-for-bit equality holds at the same count). A run resumes on any number of
+    workers (the global batch is the run's); it keeps its synchronised batch norm unless
+    `sync_batch_norm` says otherwise."""
     folder = RunFolder(run_dir)
     record = folder.settings()
+    if sync_batch_norm is None:
+        sync_batch_norm = bool(record.get("sync_batch_norm", False))
+    backend = backend or record.get("backend") or default_backend()
+    workers = _workers(backend, workers, sync_batch_norm)
     rec = _recipe_from(record["settings"])
     overrides = dict(config or {})
     if steps is not None:
         overrides["steps"] = steps
     if overrides:
         rec = rec.with_overrides(config=overrides)
-    checkpoint_path = folder.latest_checkpoint()
+    checkpoint_path = folder.latest_checkpoint(clean=workers.is_main)
     if checkpoint_path is None:
         raise RunFolderError(f"{folder.path} has no checkpoint to resume from")
     checkpoint = load_checkpoint(checkpoint_path)
-    return _execute(folder, rec, backend=backend or record.get("backend") or default_backend(),
-                    device=device, progress=progress, compile=compile, keep=keep_checkpoints,
-                    checkpoint=checkpoint, record=record, threads=threads,
-                    default_threads=record.get("threads"))
+    return _execute(folder, rec, backend=backend, device=device, progress=progress,
+                    compile=compile, keep=keep_checkpoints, checkpoint=checkpoint, record=record,
+                    threads=threads, default_threads=record.get("threads"), workers=workers)
 
 
 def _settings_of(rec: Recipe) -> dict[str, Any]:
@@ -152,7 +182,11 @@ def _recipe_from(settings: Mapping[str, Any]) -> Recipe:
 def _execute(folder: RunFolder, rec: Recipe, *, backend: str, device: str, progress: bool,
              compile: bool, keep: int, checkpoint: Checkpoint | None,
              record: Mapping[str, Any] | None = None, threads: Any = None,
-             default_threads: Any = None) -> RunResult:
+             default_threads: Any = None, workers: Workers | None = None) -> RunResult:
+    workers = workers or Workers()
+    main = workers.is_main
+    if not main:  # the other workers write nothing
+        folder = _ReadOnlyFolder(folder.path)
     out = folder.path
     asked = threads is not None
     if not asked:
@@ -178,13 +212,14 @@ def _execute(folder: RunFolder, rec: Recipe, *, backend: str, device: str, progr
         means = None
         if rec.dataset in ("ring", "grid"):
             means = getattr(GaussianMixture2D, rec.dataset)().means
-        callbacks: list[Any] = [ProgressBar()] if progress else []
+        callbacks: list[Any] = [ProgressBar()] if progress and main else []
         checkpoints = CheckpointEvery(out, every=cfg.checkpoint_every, keep=keep)
-        callbacks += [MetricsLog(out), SampleGrid(out, every=cfg.sample_every, means=means),
-                      checkpoints]
+        if main:
+            callbacks += [MetricsLog(out), SampleGrid(out, every=cfg.sample_every, means=means),
+                          checkpoints]
         train_data: Any = (data, inverted(data)) if cfg.algorithm == "cyclegan" else data
         trainer = make_trainer(pair, train_data, cfg, backend=backend, device=device,
-                               callbacks=callbacks, compile=compile)
+                               callbacks=callbacks, compile=compile, workers=workers)
         if checkpoint is not None:
             trainer.restore(checkpoint)
             if cfg.steps <= trainer.step:
@@ -207,7 +242,9 @@ def _execute(folder: RunFolder, rec: Recipe, *, backend: str, device: str, progr
         seconds_before = float((record or {}).get("seconds", 0.0))
         status: dict[str, Any] = {"settings": _settings_of(rec), "recipe": rec.name,
                                   "backend": backend, "threads": count, "status": "running",
-                                  "steps": trainer.step, "seconds": seconds_before}
+                                  "steps": trainer.step, "seconds": seconds_before,
+                                  "workers": workers.world_size,
+                                  "sync_batch_norm": workers.sync_batch_norm}
         folder.write_settings(status)
         start = time.perf_counter()
         try:
@@ -236,3 +273,13 @@ def _finish(folder: RunFolder, status: dict[str, Any], trainer: Any, start: floa
         status["metrics"] = dict(metrics)
     folder.write_settings(status)
     return seconds
+
+
+class _ReadOnlyFolder(RunFolder):
+    """A run folder as a worker other than 0 sees it: read, never written or locked."""
+
+    def lock(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+    def write_settings(self, record: Mapping[str, Any]) -> None:
+        pass

@@ -133,5 +133,5 @@ class RunFolder:
         tmp.write_text(json.dumps(record, indent=2))
         os.replace(tmp, self.path / SETTINGS)
 
-    def latest_checkpoint(self) -> Path | None:
-        return latest_checkpoint(self.path)
+    def latest_checkpoint(self, clean: bool = True) -> Path | None:
+        return latest_checkpoint(self.path, clean=clean)

@@ -9,6 +9,7 @@ backend.
 from __future__ import annotations
 
 import functools
+import signal as signal_module
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -24,8 +25,9 @@ from gancore._errors import (
     TrainingStopped,
 )
 from gancore.architectures import ArchitecturePair, NativeArchitecture
-from gancore.data import Dataset, iterate_batches
+from gancore.data import Dataset, batches_for, is_data_source, iterate_batches
 from gancore.data._random import generator_state, set_generator_state
+from gancore.distributed import Workers
 from gancore.losses import (
     LOSS_FAMILIES,
     class_logits_to_score,
@@ -101,7 +103,8 @@ class _Trainer:
 
     def __init__(self, architecture: ArchitecturePair, config: TrainConfig, *,
                  backend: str | Any = "torch", device: str = "auto",
-                 callbacks: Iterable[Any] = (), compile: bool = False) -> None:
+                 callbacks: Iterable[Any] = (), compile: bool = False,
+                 workers: Workers | None = None) -> None:
         if not isinstance(architecture, (ArchitecturePair, NativeArchitecture)):
             raise InvalidArgumentError(
                 f"architecture must be an ArchitecturePair or a NativeArchitecture; received "
@@ -119,12 +122,28 @@ class _Trainer:
                 f"backend {self.backend.name!r} cannot train (it has no autodiff); "
                 f"use 'torch' or 'tensorflow'"
             )
+        if workers is not None and not isinstance(workers, Workers):
+            raise InvalidArgumentError(
+                f"workers must be a gancore.distributed.Workers or None; received "
+                f"{type(workers).__name__}"
+            )
+        self.workers = workers or Workers()
+        if self.workers.distributed:
+            if not hasattr(self.backend, "init_workers"):
+                raise GancoreError(
+                    f"backend {self.backend.name!r} cannot train on several workers (it has "
+                    f"no init_workers)"
+                )
+            self.workers.local_batch(config.batch_size)
+            device = self.backend.init_workers(self.workers, device)
         self.device = device
         self.ops = self.backend.ops
         self.compile = compile
         self.callbacks = list(callbacks)
         seeds = np.random.SeedSequence(config.seed).generate_state(8)
         self._seeds = [int(s) for s in seeds]
+        # Every worker draws the same global batch's randomness from this stream and keeps
+        # its own rows (`_local`): the run does not depend on the number of workers.
         self.rng = np.random.default_rng(self._seeds[0])
         self.backend.seed(config.seed)
         self.step = 0
@@ -151,6 +170,27 @@ class _Trainer:
         """A numpy array as an input of the compiled steps (layout converted)."""
         return self.backend.to_native(x, self.device)
 
+    def _local(self, rows: np.ndarray) -> Array:
+        """This worker's rows of a global batch's array, as a step input."""
+        return self.native(self.workers.shard(rows))
+
+    def _make_update(self, objective: Any, optimizer: Any, post: Any = None) -> Any:
+        """A backend update; in a data-parallel job it averages over the workers."""
+        extra = {"workers": self.workers} if self.workers.distributed else {}
+        return self.backend.make_update(objective, optimizer, post=post,
+                                        compile=self.compile, **extra)
+
+    def _sync_workers(self) -> None:
+        """Start every worker from rank 0's networks (the same seed builds the same ones;
+        a native module's initialisation may differ)."""
+        if self.workers.distributed:
+            for net in self._own_networks():
+                self.backend.broadcast(net, self.workers)
+            if self.workers.rank:
+                # Dropout masks: each worker its own stream, rank 0 the one-process stream.
+                seed = np.random.SeedSequence([self.config.seed, self.workers.rank])
+                self.backend.seed(int(seed.generate_state(1)[0] % 2**31))
+
     def _noise(self, n: int, latent_dim: int) -> np.ndarray:
         return self.rng.standard_normal((n, latent_dim)).astype(np.float32)
 
@@ -171,7 +211,8 @@ class _Trainer:
         """One generator update and its critic updates; returns native metrics."""
         raise NotImplementedError
 
-    def fit(self, steps: int | None = None, *, handle_signals: bool = True) -> dict[str, float]:
+    def fit(self, steps: int | None = None, *, handle_signals: bool = True,
+            progress: bool | None = None) -> dict[str, float]:
         """Train until step ``config.steps`` (or for `steps` more steps); returns the last
         logged metrics. A restored trainer (`restore`) continues where its run stopped.
 
@@ -182,7 +223,21 @@ class _Trainer:
         callback writes one) and raise `TrainingStopped`. ``on_train_end`` runs in the
         reverse order of the callbacks (the checkpoint, last in a run's list, is written
         before anything else can fail).
+
+        `progress`: None (the default) shows a progress bar when the trainer was built
+        without callbacks, True shows one beside its callbacks (unless one of them is a
+        `ProgressBar`), False shows none of its own.
         """
+        if progress or (progress is None and not self.callbacks):
+            from gancore.training._callbacks import ProgressBar
+
+            if not any(isinstance(cb, ProgressBar) for cb in self.callbacks):
+                bar = ProgressBar()
+                self.callbacks.insert(0, bar)
+                try:
+                    return self.fit(steps, handle_signals=handle_signals, progress=False)
+                finally:
+                    self.callbacks.remove(bar)
         target = self._target(steps)
         last = dict(self.history[-1]) if self.history else {}
         try:
@@ -201,12 +256,17 @@ class _Trainer:
                         last = logged
                     for cb in self.callbacks:
                         cb.on_step_end(self, self.step, logged)
-                    if stop.signal is not None and self.step < target:
+                    stopping = stop.signal is not None
+                    if self.workers.distributed:  # all stop after the same step
+                        stopping = self.backend.any_worker(stopping, self.workers)
+                    if stopping and self.step < target:
+                        signal = stop.signal or signal_module.SIGTERM
                         for cb in self.callbacks:
-                            cb.on_stop(self, stop.signal)
+                            cb.on_stop(self, signal)
+                        by = stop.name if stop.signal is not None else "another worker's stop"
                         raise TrainingStopped(
-                            f"training stopped by {stop.name} at step {self.step} of {target}",
-                            step=self.step, signal=stop.signal)
+                            f"training stopped by {by} at step {self.step} of {target}",
+                            step=self.step, signal=signal)
                 for cb in reversed(self.callbacks):
                     cb.on_train_end(self)
         except BaseException as error:
@@ -272,10 +332,16 @@ class _Trainer:
         self.load_state(ckpt.arrays)
         _state.restore(self, state)
         self._lr_factor = float("nan")  # set the learning rates of the restored step
+        self._sync_workers()
 
     def networks(self) -> dict[str, Any]:
         """The native networks by their checkpoint names."""
         raise NotImplementedError
+
+    def _own_networks(self) -> list[Any]:
+        """The networks the trainer holds (`networks()` may derive some, like the EMA
+        generator with fresh statistics)."""
+        return list(self.networks().values())
 
     def specs(self) -> dict[str, NetworkSpec]:
         """The portable spec of each network in `networks()`."""
@@ -366,13 +432,10 @@ class GANTrainer(_Trainer):
             def objective(inputs: Mapping[str, Array]) -> tuple[Array, Metrics]:
                 return self._critic_objective(inputs, k * config.r1_penalty)
 
-            self._d_update_lazy = self.backend.make_update(
-                lambda inputs: self._critic_objective(inputs, 0.0),
-                self.opt_d, post=post, compile=self.compile)
-        self._d_update = self.backend.make_update(objective, self.opt_d, post=post,
-                                                  compile=self.compile)
-        self._g_update = self.backend.make_update(self._generator_objective, self.opt_g,
-                                                  compile=self.compile)
+            self._d_update_lazy = self._make_update(
+                lambda inputs: self._critic_objective(inputs, 0.0), self.opt_d, post)
+        self._d_update = self._make_update(objective, self.opt_d, post)
+        self._g_update = self._make_update(self._generator_objective, self.opt_g)
         # reuse_fakes: the last critic update of a step and the generator update run as one,
         # the generator's forward pass kept from the first for the second.
         self._joint: dict[bool, Any] = {}
@@ -386,12 +449,13 @@ class GANTrainer(_Trainer):
                       config.r1_interval * config.r1_penalty}
             if self._d_update_lazy is not None:
                 gammas[True] = 0.0
+            extra = {"workers": self.workers} if self.workers.distributed else {}
             for off, gamma in gammas.items():
                 self._joint[off] = self.backend.make_joint_update(
                     functools.partial(self._critic_objective, r1_weight=gamma, keep_fakes=True),
                     self.opt_d, self._generator_objective_on, self.opt_g, post=post,
-                    compile=self.compile)
-        self._batches = iterate_batches(
+                    compile=self.compile, **extra)
+        self._batches = batches_for(
             data, config.batch_size * architecture.packing, seed=self._seeds[3]
         )
         self.fixed_noise = np.random.default_rng(self._seeds[4]).standard_normal(
@@ -400,10 +464,12 @@ class GANTrainer(_Trainer):
         self.fixed_labels = (
             np.arange(config.grid_size) % (self.num_classes or 1) if self.conditional else None
         )
+        self._sync_workers()
 
     def _check_data(self, data: Dataset) -> None:
-        if not isinstance(data, Dataset):
-            raise InvalidArgumentError(f"data must be a Dataset; received {type(data).__name__}")
+        if not is_data_source(data):
+            raise InvalidArgumentError(f"data must be a Dataset, a StreamingDataset or an "
+                                       f"IterableSource; received {type(data).__name__}")
         if isinstance(self.architecture, NativeArchitecture):
             if tuple(data.shape) != self.architecture.sample_shape:
                 raise InvalidArgumentError(
@@ -512,15 +578,16 @@ class GANTrainer(_Trainer):
         cfg = self.config
         batch = next(self._batches)
         n = len(batch)
-        inputs = {"x": self.native(batch.images), "z": self.native(self._noise(n, self.latent_dim))}
+        inputs = {"x": self._local(batch.images),
+                  "z": self._local(self._noise(n, self.latent_dim))}
         if self.conditional:
-            inputs["labels"] = self.native(batch.labels)
+            inputs["labels"] = self._local(batch.labels)
         critic_batch = n // self.architecture.packing
         if cfg.gradient_penalty > 0:
-            inputs["eps"] = self.native(self.rng.random(critic_batch).astype(np.float32))
+            inputs["eps"] = self._local(self.rng.random(critic_batch).astype(np.float32))
         if cfg.flip_fraction:
             mask = label_flip_mask(critic_batch, cfg.flip_fraction, self.rng)
-            inputs["flip_mask"] = self.native(mask.astype(np.float32))
+            inputs["flip_mask"] = self._local(mask.astype(np.float32))
         if cfg.r1_final is not None:
             # The scheduled gamma enters as an input: a compiled step is traced once.
             inputs["r1_scale"] = self.native(np.full(1, cfg.r1_factor(self.step), np.float32))
@@ -529,9 +596,9 @@ class GANTrainer(_Trainer):
     def generator_inputs(self) -> dict[str, Array]:
         """The next generator step's inputs: noise (and labels drawn uniformly)."""
         n = self.config.batch_size * self.architecture.packing
-        inputs = {"z": self.native(self._noise(n, self.latent_dim))}
+        inputs = {"z": self._local(self._noise(n, self.latent_dim))}
         if self.conditional:
-            inputs["labels"] = self.native(self.rng.integers(0, self.num_classes, n))
+            inputs["labels"] = self._local(self.rng.integers(0, self.num_classes, n))
         return inputs
 
     def train_step(self) -> Metrics:
@@ -607,6 +674,9 @@ class GANTrainer(_Trainer):
     def datasets(self) -> list[Dataset]:
         return [self.data]
 
+    def _own_networks(self) -> list[Any]:
+        return [n for n in (self.G, self.D, self.G_ema) if n is not None]
+
     def networks(self) -> dict[str, Any]:
         nets = {"generator": self.G, "critic": self.D}
         if self.G_ema is not None:
@@ -637,7 +707,7 @@ class SGANTrainer(GANTrainer):
                  config: TrainConfig | None = None, **kwargs: Any) -> None:
         config = config or TrainConfig(algorithm=self.algorithm)
         _reject_gan_options(type(self).__name__, config)
-        labelled = isinstance(data, Dataset) and data.labels is not None
+        labelled = is_data_source(data) and data.labels is not None
         if not labelled or data.num_classes != architecture.num_classes:
             raise InvalidArgumentError(
                 f"the semi-supervised GAN needs labelled data with {architecture.num_classes} "
@@ -687,10 +757,10 @@ class SGANTrainer(GANTrainer):
         batch = next(self._batches)
         labeled = next(self._labeled_batches)
         return {
-            "x": self.native(batch.images),
-            "z": self.native(self._noise(len(batch), self.latent_dim)),
-            "x_labeled": self.native(labeled.images),
-            "y_labeled": self.native(labeled.labels),
+            "x": self._local(batch.images),
+            "z": self._local(self._noise(len(batch), self.latent_dim)),
+            "x_labeled": self.native(self.workers.shard(labeled.images, "the labelled batch")),
+            "y_labeled": self.native(self.workers.shard(labeled.labels, "the labelled batch")),
         }
 
     def classify(self, images: np.ndarray, batch_size: int = 500) -> np.ndarray:
@@ -800,15 +870,14 @@ class CycleGANTrainer(_Trainer):
                                      {"generator": self.G_ab, "generator_ba": self.G_ba})
         self.opt_d = self._optimizer("critic", config.critic_optimizer,
                                      {"critic_a": self.D_a, "critic": self.D_b})
-        self._g_update = self.backend.make_update(self._generator_objective, self.opt_g,
-                                                  compile=self.compile)
-        self._d_update = self.backend.make_update(self._critic_objective, self.opt_d,
-                                                  compile=self.compile)
+        self._g_update = self._make_update(self._generator_objective, self.opt_g)
+        self._d_update = self._make_update(self._critic_objective, self.opt_d)
         self._batches_a = iterate_batches(domain_a, config.batch_size, seed=self._seeds[5])
         self._batches_b = iterate_batches(domain_b, config.batch_size, seed=self._seeds[6])
         self.pool_a = ImagePool(config.pool_size, np.random.default_rng(self._seeds[7]))
         self.pool_b = ImagePool(config.pool_size, np.random.default_rng(self._seeds[7] + 1))
         self.fixed_a = domain_a.images[: min(8, len(domain_a))]
+        self._sync_workers()
 
     def _generator_objective(self, inputs: Mapping[str, Array]) -> tuple[Array, Metrics]:
         ops, cfg = self.ops, self.config
@@ -848,15 +917,22 @@ class CycleGANTrainer(_Trainer):
         return loss, {k: ops.stop_gradient(v) for k, v in metrics.items()}
 
     def train_step(self) -> Metrics:
-        a = self.native(next(self._batches_a).images)
-        b = self.native(next(self._batches_b).images)
+        a = self._local(next(self._batches_a).images)
+        b = self._local(next(self._batches_b).images)
         g_metrics = self._g_update({"a": a, "b": b})
-        fake_a = self.pool_a.query(self.backend.to_numpy(g_metrics["_fake_a"]))
-        fake_b = self.pool_b.query(self.backend.to_numpy(g_metrics["_fake_b"]))
+        # The pools see the global batch's fakes, as in one process.
+        fake_a = self.pool_a.query(self._global_rows(g_metrics["_fake_a"]))
+        fake_b = self.pool_b.query(self._global_rows(g_metrics["_fake_b"]))
         d_metrics = self._d_update(
-            {"a": a, "b": b, "fake_a": self.native(fake_a), "fake_b": self.native(fake_b)}
+            {"a": a, "b": b, "fake_a": self._local(fake_a), "fake_b": self._local(fake_b)}
         )
         return {**g_metrics, **d_metrics}
+
+    def _global_rows(self, x: Array) -> np.ndarray:
+        """Every worker's rows of a step output, in rank order, as numpy."""
+        if self.workers.distributed:
+            x = self.backend.all_gather(x, self.workers)
+        return self.backend.to_numpy(x)
 
     def translate(self, images: np.ndarray, direction: str = "ab",
                   batch_size: int = 64) -> np.ndarray:
@@ -914,7 +990,8 @@ def make_trainer(architecture: ArchitecturePair, data: Dataset | Sequence[Datase
                 f"{type(data).__name__}"
             )
         return CycleGANTrainer(architecture, data[0], data[1], config, **kwargs)
-    if not isinstance(data, Dataset):
-        raise InvalidArgumentError(f"data must be a Dataset; received {type(data).__name__}")
+    if not is_data_source(data):
+        raise InvalidArgumentError(f"data must be a Dataset, a StreamingDataset or an "
+                                   f"IterableSource; received {type(data).__name__}")
     factory: Callable[..., _Trainer] = SGANTrainer if config.algorithm == "sgan" else GANTrainer
     return factory(architecture, data, config, **kwargs)

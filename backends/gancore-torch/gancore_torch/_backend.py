@@ -127,20 +127,54 @@ class TorchBackend:
         set_optimizer_state(optimizer, state)
 
     def make_update(self, objective: Any, optimizer: Any, *, post: Any = None,
-                    compile: bool = False) -> Any:
-        """One compiled optimizer step on `objective(inputs) -> (loss, metrics)`."""
+                    compile: bool = False, workers: Any = None) -> Any:
+        """One compiled optimizer step on `objective(inputs) -> (loss, metrics)`; with
+        `workers` (a data-parallel job) its gradients and metrics averaged over them."""
         from gancore_torch._train import Update
 
-        return Update(objective, optimizer, post=post, compile=compile)
+        return Update(objective, optimizer, post=post, compile=compile, workers=workers)
 
     def make_joint_update(self, first: Any, first_optimizer: Any, second: Any,
                           second_optimizer: Any, *, post: Any = None,
-                          compile: bool = False) -> Any:
+                          compile: bool = False, workers: Any = None) -> Any:
         """A critic update then a generator update on the fakes the first carried over."""
         from gancore_torch._train import JointUpdate
 
         return JointUpdate(first, first_optimizer, second, second_optimizer, post=post,
-                           compile=compile)
+                           compile=compile, workers=workers)
+
+    # --- data-parallel jobs (torch.distributed) -------------------------------------------
+
+    def init_workers(self, workers: Any, device: str = "auto") -> str:
+        """Join the job's process group (gloo on the CPU, NCCL on CUDA); returns the device
+        this worker trains on (``cuda:<local_rank>`` on a GPU host)."""
+        from gancore_torch._distributed import init_workers
+
+        return init_workers(workers, device)
+
+    def broadcast(self, network: Any, workers: Any) -> None:
+        """Rank 0's parameters and buffers into every worker's copy of `network`."""
+        from gancore_torch._distributed import broadcast
+
+        broadcast([*network.parameters(), *network.buffers()])
+
+    def any_worker(self, flag: bool, workers: Any) -> bool:
+        """Whether `flag` holds on any worker; every worker calls it at the same point."""
+        from gancore_torch._distributed import any_worker
+
+        return any_worker(flag)
+
+    def all_gather(self, x: Any, workers: Any) -> Any:
+        """Every worker's rows of `x` (same shape on each), concatenated in rank order."""
+        from gancore_torch._distributed import all_gather_rows
+
+        return all_gather_rows(x)
+
+    def leave_workers(self) -> None:
+        """Leave the process group."""
+        from gancore_torch._distributed import leave
+
+        leave()
 
     def no_grad(self) -> Any:
         from gancore_torch._train import no_grad

@@ -25,6 +25,7 @@ from gancore.nn import (
     trainable_names,
 )
 from gancore.nn import _layers as L
+from gancore_torch import _distributed
 
 __all__ = ["TorchNetwork", "build_network", "to_native", "to_numpy"]
 
@@ -120,6 +121,8 @@ class _BatchNorm(_Op):
         shape = x.shape
         if x.dim() == 3:  # (N, L, C): channels last, so fold L into the batch
             x = x.reshape(-1, shape[-1])
+        if training and _distributed.sync_workers() is not None:
+            return self._synchronised(x).reshape(shape)
         # In training, F.batch_norm updates the buffers in place with PyTorch's momentum and
         # the unbiased variance: the semantics gancore.nn.BatchNorm is defined by.
         y = F.batch_norm(
@@ -133,6 +136,21 @@ class _BatchNorm(_Op):
             lay.eps,
         )
         return y.reshape(shape)
+
+    def _synchronised(self, x: torch.Tensor) -> torch.Tensor:
+        """Batch norm over the global batch of a data-parallel job: the moments of every
+        worker's rows, the running statistics updated as one process would update them."""
+        lay = self.layer
+        dims = (0,) if x.dim() == 2 else (0, 2, 3)
+        mean, var, count = _distributed.global_moments(x, dims)
+        with torch.no_grad():
+            m = lay.momentum
+            unbiased = var * (count / max(count - 1, 1))
+            self.running_mean.mul_(1.0 - m).add_(m * mean)
+            self.running_var.mul_(1.0 - m).add_(m * unbiased)
+        shape = [1, -1] + [1] * (x.dim() - 2)
+        scale = self.gamma * torch.rsqrt(var + lay.eps)
+        return (x - mean.reshape(shape)) * scale.reshape(shape) + self.beta.reshape(shape)
 
 
 class _LayerNorm(_Op):

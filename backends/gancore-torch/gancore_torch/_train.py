@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from gancore import InvalidArgumentError
+from gancore_torch import _distributed
 
 Objective = Callable[[Mapping[str, Any]], tuple[torch.Tensor, Mapping[str, torch.Tensor]]]
 
@@ -129,18 +130,24 @@ class Update:
     """One optimizer step on `objective`: zero grads, forward, backward, step, `post`.
 
     With `compile=True` the objective's forward and backward run through `torch.compile`.
+    In a data-parallel job (`workers` of more than one), the gradients and the scalar metrics
+    are averaged over the workers (one all-reduce) before the optimizer steps.
     """
 
     def __init__(self, objective: Objective, optimizer: torch.optim.Optimizer,
-                 post: Callable[[], None] | None = None, compile: bool = False) -> None:
+                 post: Callable[[], None] | None = None, compile: bool = False,
+                 workers: Any = None) -> None:
         self.objective = torch.compile(objective) if compile else objective
         self.optimizer = optimizer
         self.post = post
+        self.workers = workers if workers is not None and workers.distributed else None
 
     def __call__(self, inputs: Mapping[str, Any]) -> Mapping[str, torch.Tensor]:
         self.optimizer.zero_grad(set_to_none=True)
-        loss, metrics = self.objective(inputs)
-        loss.backward()
+        with _distributed.syncing(self.workers):
+            loss, metrics = self.objective(inputs)
+            loss.backward()
+        metrics = _average(self.optimizer, metrics, self.workers)
         self.optimizer.step()
         if self.post is not None:
             self.post()
@@ -156,27 +163,40 @@ class JointUpdate:
 
     def __init__(self, first: Any, first_optimizer: torch.optim.Optimizer, second: Any,
                  second_optimizer: torch.optim.Optimizer, post: Callable[[], None] | None = None,
-                 compile: bool = False) -> None:
+                 compile: bool = False, workers: Any = None) -> None:
         # The first objective runs eagerly: compiled, it would be one autograd node for all
         # its outputs, and the carried fakes' backward would run the whole of it again.
         self.first = first
         self.second = torch.compile(second) if compile else second
         self.optimizers = first_optimizer, second_optimizer
         self.post = post
+        self.workers = workers if workers is not None and workers.distributed else None
 
     def __call__(self, inputs: Mapping[str, Any]) -> Mapping[str, torch.Tensor]:
         first_opt, second_opt = self.optimizers
         first_opt.zero_grad(set_to_none=True)
-        loss, metrics, carry = self.first(inputs)
-        loss.backward()
+        with _distributed.syncing(self.workers):
+            loss, metrics, carry = self.first(inputs)
+            loss.backward()
+        metrics = _average(first_opt, metrics, self.workers)
         first_opt.step()
         if self.post is not None:
             self.post()
         second_opt.zero_grad(set_to_none=True)
-        loss, second_metrics = self.second(inputs, carry)
-        loss.backward()
+        with _distributed.syncing(self.workers):
+            loss, second_metrics = self.second(inputs, carry)
+            loss.backward()
+        second_metrics = _average(second_opt, second_metrics, self.workers)
         second_opt.step()
         return {**metrics, **second_metrics}
+
+
+def _average(optimizer: torch.optim.Optimizer, metrics: Mapping[str, Any],
+             workers: Any) -> Mapping[str, Any]:
+    if workers is None:
+        return metrics
+    return _distributed.average(optimizer.param_groups[0]["params"], metrics,
+                                workers.world_size)
 
 
 @contextlib.contextmanager
