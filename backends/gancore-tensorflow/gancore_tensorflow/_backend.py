@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import importlib.metadata as md
 import os
+import re
+import sys
+import tempfile
 from typing import Any, ClassVar
 
 from gancore import BackendInfo, framework_version, gpu_visible
@@ -14,6 +17,44 @@ def _version() -> str:
         return md.version("gancore-tensorflow")
     except md.PackageNotFoundError:
         return "0+unknown"
+
+
+#: TensorFlow's C++ start-up notices, printed by absl before its logging is set up and so
+#: deaf to TF_CPP_MIN_LOG_LEVEL: noise to a gancore user.
+_STARTUP_NOISE = re.compile(
+    r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to "
+    r"STDERR|I\d{4} [\d:.]+ +\d+ (port|cpu_feature_guard)\.cc:\d+\] .*"
+)
+
+
+def quiet_startup(log: str) -> str:
+    """`log` without TensorFlow's start-up notices (every other line is kept)."""
+    return "".join(line for line in log.splitlines(keepends=True)
+                   if not _STARTUP_NOISE.fullmatch(line.rstrip("\r\n")))
+
+
+def _import_tensorflow() -> Any:
+    """``import tensorflow`` without its start-up notices: the process's stderr goes to a
+    file during the import, and what is not a notice is written back. With
+    TF_CPP_MIN_LOG_LEVEL=0 nothing is hidden."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0" or "tensorflow" in sys.modules:
+        import tensorflow as tf
+
+        return tf
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow as tf
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            sys.stderr.write(quiet_startup(captured.read().decode(errors="replace")))
+            sys.stderr.flush()
+    return tf
 
 
 class TensorFlowBackend:
@@ -35,9 +76,7 @@ class TensorFlowBackend:
         )
 
     def __init__(self) -> None:
-        # TensorFlow's C++ start-up chatter is noise to a gancore user.
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        import tensorflow as tf
+        tf = _import_tensorflow()
 
         from gancore_tensorflow._ops import TensorFlowOps
 
