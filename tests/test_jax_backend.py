@@ -1,0 +1,71 @@
+"""What the conformance suite leaves to the JAX backend's own tests: the joint update of
+``reuse_fakes``, devices and threads, and that listing it imports no JAX."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import Any
+
+import attrs
+import numpy as np
+import pytest
+from _helpers import load_backend
+from test_training import CASES, _SameNoiseTwice
+
+import gancore
+from gancore.training import make_trainer
+
+
+@pytest.fixture(scope="module")
+def jax_backend() -> Any:
+    return load_backend("jax")
+
+
+@pytest.mark.parametrize("case", ["cgan-r1"])
+def test_reusing_the_critics_fakes_is_redrawing_the_same_noise(jax_backend: Any,
+                                                               case: str) -> None:
+    """The joint update's pullback through the carried fakes gives the generator the
+    gradient a second generator pass on the same noise gives."""
+    arch, data, config = CASES[case]
+    config = attrs.evolve(config, steps=2, log_every=1)
+    reused = make_trainer(arch(), data(), attrs.evolve(config, reuse_fakes=True),
+                          backend="jax")
+    reused.fit()
+    redrawn = _SameNoiseTwice(arch(), data(), config, backend="jax")
+    redrawn.fit()
+    for name in ("generator", "critic"):
+        got, want = reused.networks()[name].get_state(), redrawn.networks()[name].get_state()
+        for param, value in want.items():
+            if "running" in param and name == "generator":
+                continue  # reused fakes pass the generator's batch norms once, not twice
+            np.testing.assert_allclose(got[param], value, rtol=1e-5, atol=1e-6,
+                                       err_msg=f"{name}.{param}")
+
+
+def test_devices_and_threads_are_checked(jax_backend: Any) -> None:
+    assert jax_backend.resolve_device("cpu").platform == "cpu"
+    with pytest.raises(gancore.InvalidArgumentError, match=r"device must be 'auto'.*'tpu'"):
+        jax_backend.resolve_device("tpu")
+    jax_backend.to_native(np.zeros(2))  # XLA has started: its thread pools are fixed
+    with pytest.raises(gancore.GancoreError, match="before JAX runs its first computation"):
+        jax_backend.set_threads(3)
+
+
+def test_weight_clipping_needs_parameters_not_arrays(jax_backend: Any) -> None:
+    with pytest.raises(gancore.InvalidArgumentError, match="JAX arrays cannot change"):
+        jax_backend.ops.clip_([jax_backend.to_native(np.ones(3))], -0.1, 0.1)
+
+
+def test_listing_the_jax_backend_imports_no_jax() -> None:
+    script = ("import sys, gancore; "
+              "assert 'jax' in gancore.backends(); "
+              "info = {i.name: i for i in gancore.describe_backends()}['jax']; "
+              "assert info.distribution == 'gancore-jax', info; "
+              "import gancore_jax; "
+              "assert 'jax' not in sys.modules and 'jaxlib' not in sys.modules")
+    env = {**os.environ, "GANCORE_THREADS": "1"}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            env=env, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
