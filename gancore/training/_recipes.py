@@ -17,7 +17,7 @@ import numpy as np
 from gancore import _registry
 from gancore._errors import GancoreError, InvalidArgumentError, PluginError
 from gancore.architectures import BUILTIN_ARCHITECTURES, ArchitecturePair, NativeArchitecture
-from gancore.data import BUILTIN_DATASETS, Dataset
+from gancore.data import BUILTIN_DATASETS, Dataset, StreamingDataset
 from gancore.training._config import OptimizerConfig, TrainConfig
 
 __all__ = ["RECIPES", "Recipe", "get_recipe", "load_dataset", "build_architecture"]
@@ -93,9 +93,10 @@ def load_dataset(name: str, options: Mapping[str, Any] | None = None) -> Dataset
     else:
         loader = _registry.load_plugin("datasets", name)
     data = _call("datasets", name, loader, (), options)
-    if not isinstance(data, Dataset):
+    if not isinstance(data, Dataset | StreamingDataset):
         raise InvalidArgumentError(
-            f"dataset {name!r} must load a gancore.data.Dataset; received {type(data).__name__}"
+            f"dataset {name!r} must load a gancore.data.Dataset or StreamingDataset; received "
+            f"{type(data).__name__}"
         )
     return data
 
@@ -176,6 +177,11 @@ def _call(group: str, name: str, fn: Any, args: tuple[Any, ...],
 
 def inverted(data: Dataset) -> Dataset:
     """The same images with black and white swapped: the second domain of the toy CycleGAN."""
+    if not isinstance(data, Dataset):
+        raise InvalidArgumentError(
+            f"the CycleGAN recipe needs its data in memory; received a {type(data).__name__} "
+            f"({data.name!r}): train it without stream"
+        )
     return Dataset(f"{data.name}-inverted", np.ascontiguousarray(-data.images), data.labels,
                    data.num_classes, data.class_names)
 

@@ -197,7 +197,10 @@ def check_finite_state(arrays: Mapping[str, np.ndarray], step: int) -> None:
 
 
 def data_fingerprint(data: Any) -> str:
-    """A hash of a dataset's samples and labels: a resumed run must see the same data."""
+    """A hash of a dataset's samples and labels: a resumed run must see the same data.
+    A streamed or iterable source hashes itself (`fingerprint()`)."""
+    if hasattr(data, "fingerprint"):
+        return str(data.fingerprint())
     digest = hashlib.blake2b(digest_size=16)
     digest.update(json.dumps([list(data.images.shape), str(data.images.dtype)]).encode())
     digest.update(np.ascontiguousarray(data.images).data)
