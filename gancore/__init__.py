@@ -29,7 +29,7 @@ from gancore._errors import (
 )
 from gancore._numpy_backend import NumpyBackend
 from gancore._ops import ArrayOps
-from gancore._protocols import Backend, Critic, Generator, Loss, Trainer
+from gancore._protocols import Backend, Critic, DistributedBackend, Generator, Loss, Trainer
 from gancore._registry import PluginInfo, PluginWarning, list_plugins, refresh
 
 
@@ -84,6 +84,7 @@ _registry.set_validator("datasets", callable, "dataset loader (a callable return
 __all__ = [
     "ArrayOps",
     "Backend",
+    "DistributedBackend",
     "BackendInfo",
     "BackendUnsupportedError",
     "CheckpointError",

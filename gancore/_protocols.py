@@ -149,7 +149,8 @@ class Backend(Protocol):
         """A callable ``update(inputs) -> metrics``: one step of `optimizer` on the gradient
         of ``objective(inputs)[0]``, then ``post()`` (weight clipping) if given. `inputs`
         is a dict of native arrays with the same shapes at every call of one update.
-        `compile` asks for the framework's optional compiler (torch.compile, XLA)."""
+        `compile` asks for the framework's optional compiler (torch.compile, XLA). A
+        `DistributedBackend` also takes ``workers=`` (passed only in a job of several)."""
 
     def make_joint_update(self, first: Any, first_optimizer: Any, second: Any,
                           second_optimizer: Any, *, post: Any = None,
@@ -193,3 +194,31 @@ class Backend(Protocol):
 
     def set_random_state(self, state: Mapping[str, Any]) -> None:
         """Restore a `random_state` of this backend."""
+
+
+@runtime_checkable
+class DistributedBackend(Backend, Protocol):
+    """A `Backend` that trains data-parallel (optional; see docs/distributed.md). The core
+    checks for these members only in a job of several workers (a
+    `gancore.distributed.Workers` with ``world_size > 1``), and then also passes
+    ``workers=`` to `make_update` and `make_joint_update`: such an update averages the
+    gradients of the trained parameters over the workers before the optimizer steps (a
+    parameter without a gradient counts as zero), averages the scalar metrics in the same
+    collective (keys starting with ``_`` stay local), and, when ``workers.sync_batch_norm``,
+    makes training-mode batch normalisation inside the update use the global batch's
+    statistics (differentiably; never outside updates, which not every worker runs). Every
+    worker calls every member below at the same point of the program."""
+
+    def init_workers(self, workers: Any, device: str = "auto") -> str:
+        """Join the job (once per process; later calls check it is the same job) and return
+        the device this worker trains on (its ``local_rank``'s GPU where there are GPUs)."""
+
+    def broadcast(self, network: Any, workers: Any) -> None:
+        """Worker 0's parameters and buffers of `network` into every worker's copy."""
+
+    def any_worker(self, flag: bool, workers: Any) -> bool:
+        """Whether `flag` is true on any worker (the workers agree to stop together)."""
+
+    def all_gather(self, x: Any, workers: Any) -> Any:
+        """Every worker's rows of the native array `x` (the same shape on each),
+        concatenated in rank order, as a native array."""

@@ -52,7 +52,7 @@ def run_case(name: str, backend: str, workers: Workers | None = None) -> Any:
     train_data: Any = (data, inverted(data)) if cfg.algorithm == "cyclegan" else data
     trainer = make_trainer(pair, train_data, cfg, backend=backend, device="cpu",
                            workers=workers)
-    trainer.fit()
+    trainer.fit(progress=False)
     return trainer
 
 

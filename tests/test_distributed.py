@@ -78,6 +78,29 @@ def test_bad_worker_settings_are_refused() -> None:
         Workers(rank=0, world_size=3).local_batch(16)
 
 
+def test_the_torch_backend_trains_data_parallel() -> None:
+    import gancore
+
+    backend = gancore.backend("torch")
+    assert isinstance(backend, gancore.DistributedBackend)
+
+
+def test_a_backend_without_workers_support_is_refused_clearly() -> None:
+    import gancore
+    from gancore.training import GANTrainer, TrainConfig
+    from gancore.training._recipes import build_architecture, load_dataset
+
+    if "tensorflow" not in gancore.backends():
+        pytest.skip("TensorFlow is not installed")
+    backend = gancore.backend("tensorflow")
+    assert not isinstance(backend, gancore.DistributedBackend)
+    data = load_dataset("digits", {})
+    pair = build_architecture("dcgan", tuple(data.shape), {})
+    with pytest.raises(gancore.GancoreError, match="cannot train on several workers"):
+        GANTrainer(pair, data, TrainConfig(batch_size=16), backend=backend,
+                   workers=Workers(rank=0, world_size=2))
+
+
 def test_each_worker_takes_its_rows_of_the_global_batch() -> None:
     rows = np.arange(12)
     parts = [Workers(rank=r, world_size=3).shard(rows) for r in range(3)]
@@ -231,3 +254,29 @@ def test_worker_0s_error_ends_the_job(tmp_path: Path) -> None:
                     timeout=120)
     assert done.returncode == 2
     assert "already holds a run" in done.stderr
+
+
+def test_sigterm_stops_every_worker_after_the_same_step(tmp_path: Path) -> None:
+    env = {**os.environ, "GANCORE_THREADS": "1", "GANCORE_WORKER_TIMEOUT": "120"}
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "gancore", "train", "--steps", "100000", "--batch-size", "16",
+         "--workers", "2", "--no-progress", "--out", "job", "--checkpoint-every", "0"],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not (tmp_path / "job" / "metrics.jsonl").exists():
+            assert launcher.poll() is None, launcher.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        launcher.send_signal(signal.SIGTERM)
+        _, err = launcher.communicate(timeout=120)
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+    assert launcher.returncode == 128 + signal.SIGTERM, err
+    run = json.loads((tmp_path / "job" / "run.json").read_text())
+    assert run["status"] == "stopped"
+    stopped_at = load_checkpoint(latest_checkpoint(tmp_path / "job")).meta["step"]
+    assert stopped_at == run["steps"] > 0
+    assert f"resume with: gancore train --resume {tmp_path / 'job'}" in " ".join(err.split()) \
+        or "resume with: gancore train --resume job" in err

@@ -95,7 +95,10 @@ def launch_local(argv: Sequence[str], framework: str, workers: int) -> int:
         with os.fdopen(fd, "w") as out:
             procs.append(subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT))
 
+    stopping: list[int] = []
+
     def forward(signum: int, frame: object) -> None:
+        stopping.append(signum)
         for p in procs:
             if p.poll() is None:
                 p.send_signal(signum)
@@ -105,16 +108,16 @@ def launch_local(argv: Sequence[str], framework: str, workers: int) -> int:
         failed: tuple[int, int] | None = None
         while True:
             codes = [p.poll() for p in procs]
+            if all(c is not None for c in codes) and (stopping or all(c == 0 for c in codes)):
+                # Asked to stop: the workers stop together after one step and worker 0
+                # writes the checkpoint; its status is the job's.
+                return _status(codes[0]) if stopping else 0
             bad = [(r, c) for r, c in enumerate(codes) if c not in (None, 0)]
-            if bad:
+            if bad and not stopping:
                 failed = bad[0]
                 break
-            if all(c == 0 for c in codes):
-                return 0
             time.sleep(0.1)
-        rank, code = failed
-        if code < 0:  # killed by a signal: report it as a shell does
-            code = 128 - code
+        rank, code = failed[0], _status(failed[1])
         for p in procs:
             if p.poll() is None:
                 p.terminate()
@@ -140,3 +143,8 @@ def launch_local(argv: Sequence[str], framework: str, workers: int) -> int:
         for log in logs[1:]:
             with contextlib.suppress(OSError):
                 os.unlink(log)
+
+
+def _status(code: int) -> int:
+    """A process's exit status as a shell reports it (128 + N when signal N killed it)."""
+    return 128 - code if code < 0 else code

@@ -248,7 +248,7 @@ def _execute(folder: RunFolder, rec: Recipe, *, backend: str, device: str, progr
         folder.write_settings(status)
         start = time.perf_counter()
         try:
-            metrics = trainer.fit()
+            metrics = trainer.fit(progress=False)  # its callbacks say
         except TrainingStopped as e:
             _finish(folder, status, trainer, start, "stopped")
             raise TrainingStopped(
