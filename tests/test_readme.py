@@ -76,6 +76,8 @@ def test_every_run_a_command_reads_was_made_by_an_earlier_command() -> None:
     made: set[str] = set()
     for line in bash_lines():
         words = line.split()
+        if words[:1] == ["torchrun"] and "-m" in words:  # torchrun's options, then gancore's
+            words = words[words.index("-m") + 1:]
         if words[:2] != ["gancore", "train"] or "--resume" in words:
             for word in words:
                 if word.startswith("runs/"):
