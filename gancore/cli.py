@@ -56,17 +56,17 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
 _TRAIN_FLAGS = ("recipe", "backend", "steps", "seed", "out", "device", "arch", "loss",
                 "dataset", "data_path", "batch_size", "compile", "sample_every",
                 "checkpoint_every", "keep_checkpoints", "overwrite", "threads", "workers",
-                "sync_batch_norm", "stream")
+                "sync_batch_norm", "stream", "hflip", "diffaugment")
 
 
 #: Types of the top-level keys of a TOML config (the flags' names).
 _FLAG_TYPES: dict[str, tuple[type, str]] = {
     **{k: (str, "a string") for k in ("recipe", "backend", "out", "device", "arch", "loss",
-                                      "dataset", "data_path")},
+                                      "dataset", "data_path", "diffaugment")},
     **{k: (int, "an int") for k in ("steps", "seed", "batch_size", "sample_every",
                                     "checkpoint_every", "keep_checkpoints", "workers")},
     **{k: (bool, "true or false") for k in ("compile", "overwrite", "sync_batch_norm",
-                                            "stream")},
+                                            "stream", "hflip")},
     **{k: (dict, "a table") for k in ("train", "architecture", "data")},
     "threads": ((int, str), "an int or 'auto'"),
 }
@@ -128,7 +128,8 @@ def _train_settings(args: argparse.Namespace) -> dict[str, Any]:
         value = getattr(args, flag)
         if value is not None and value is not False:
             settings[flag] = value
-    for key in ("loss", "batch_size", "sample_every", "checkpoint_every"):
+    for key in ("loss", "batch_size", "sample_every", "checkpoint_every", "hflip",
+                "diffaugment"):
         if key in settings:
             settings["train"][key] = settings.pop(key)
     return settings
@@ -349,6 +350,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="read the data's files lazily, a few batches ahead, instead of loading "
                         "them into memory (image_folder, mnist, fashion_mnist, npy)")
     p.add_argument("--batch-size", type=_int_in(1), dest="batch_size")
+    p.add_argument("--hflip", action="store_true", default=None,
+                   help="mirror each real image with probability 1/2")
+    p.add_argument("--diffaugment", metavar="POLICY",
+                   help="DiffAugment of real and fake samples, e.g. color,translation,cutout")
     p.add_argument("--sample-every", type=_int_in(0), dest="sample_every")
     p.add_argument("--checkpoint-every", type=_int_in(0), dest="checkpoint_every",
                    help="write a step-numbered checkpoint every N steps (0: only at the end)")

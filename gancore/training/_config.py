@@ -65,6 +65,19 @@ def _one_of(options: tuple[str, ...]) -> Any:
     return check
 
 
+def _augment_policy(inst: Any, attribute: attrs.Attribute, value: Any) -> None:
+    from gancore.augment import POLICIES
+
+    parts = value.split(",") if isinstance(value, str) else None
+    if value is not None and (not parts or any(p.strip() not in POLICIES for p in parts)
+                              or len({p.strip() for p in parts}) != len(parts)):
+        allowed = ", ".join(repr(p) for p in POLICIES)
+        raise InvalidArgumentError(
+            f"'{attribute.name}' must be None or distinct comma-separated names among "
+            f"{allowed}: {value!r}"
+        )
+
+
 def _from_dict(cls: type, data: dict[str, Any], what: str) -> Any:
     if not isinstance(data, dict):
         raise InvalidArgumentError(f"{what} must be a table of settings; received {data!r}")
@@ -143,7 +156,11 @@ class TrainConfig:
     generator update train on the fakes of the last critic update (their noise and labels),
     as the PyTorch DCGAN example does, instead of drawing new noise: the same gradients as
     redrawing that noise, one generator forward pass fewer per step (the generator's
-    batch-norm buffers then see each batch once).
+    batch-norm buffers then see each batch once). ``hflip`` mirrors each real image with
+    probability 1/2 as the data is read. ``diffaugment`` (a policy such as
+    ``"color,translation,cutout"``; Zhao et al. 2020) augments real and fake samples alike in
+    the critic and generator updates, the penalties included (they see the augmented reals),
+    with parameters drawn in numpy: every backend augments alike.
     """
 
     algorithm: str = attrs.field(default="gan", validator=_one_of(ALGORITHMS))
@@ -173,6 +190,8 @@ class TrainConfig:
         default=None, validator=attrs.validators.optional(_unit)
     )
     reuse_fakes: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    hflip: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    diffaugment: str | None = attrs.field(default=None, validator=_augment_policy)
     lr_schedule: str = attrs.field(default="constant", validator=_one_of(SCHEDULES))
     decay_start: float = attrs.field(default=0.5, validator=_unit)
     cycle_weight: float = attrs.field(default=10.0, validator=_non_negative)

@@ -87,12 +87,13 @@ def resolve_loss(name: str) -> Any:
 def _reject_gan_options(trainer: str, config: TrainConfig) -> None:
     """The penalties and the reuse of fakes belong to GANTrainer's critic step; other
     algorithms must not drop them silently."""
-    for name in ("gradient_penalty", "r1_penalty", "reuse_fakes"):
-        value = getattr(config, name, 0)
+    off = {"gradient_penalty": 0, "r1_penalty": 0, "reuse_fakes": False, "diffaugment": None}
+    for name, default in off.items():
+        value = getattr(config, name, default)
         if value:
             raise InvalidArgumentError(
-                f"{name} must be {False if name == 'reuse_fakes' else 0} for {trainer} (its "
-                f"steps have no such option); received {value}"
+                f"{name} must be {default} for {trainer} (its steps have no such option); "
+                f"received {value!r}"
             )
 
 
@@ -456,8 +457,10 @@ class GANTrainer(_Trainer):
                     self.opt_d, self._generator_objective_on, self.opt_g, post=post,
                     compile=self.compile, **extra)
         self._batches = batches_for(
-            data, config.batch_size * architecture.packing, seed=self._seeds[3]
+            data, config.batch_size * architecture.packing, seed=self._seeds[3],
+            hflip=config.hflip,
         )
+        self._augment = self._diffaugment(config.diffaugment)
         self.fixed_noise = np.random.default_rng(self._seeds[4]).standard_normal(
             (config.grid_size, self.latent_dim)
         ).astype(np.float32)
@@ -503,6 +506,39 @@ class GANTrainer(_Trainer):
                 f"classes; received {data.name!r} with num_classes={data.num_classes}"
             )
 
+    def _diffaugment(self, policy: str | None) -> Any:
+        """The DiffAugment of ``config.diffaugment`` (None when off), checked against the
+        samples, and the backend's image layout inside the steps."""
+        if policy is None:
+            return None
+        shape = tuple(self.data.shape)
+        if len(shape) != 3:
+            raise InvalidArgumentError(
+                f"diffaugment needs image samples of shape (height, width, channels); "
+                f"received {self.data.name!r} samples of shape {shape}"
+            )
+        from gancore.augment import DiffAugment
+
+        probe = self.native(np.zeros((1, 2, 3, 1), np.float32))
+        self._channels_first = tuple(self.ops.shape(probe)) == (1, 1, 2, 3)
+        return DiffAugment(policy=tuple(p.strip() for p in policy.split(",")))
+
+    def _augment_inputs(self, which: str, n: int) -> dict[str, Array]:
+        """DiffAugment's parameters for `n` global samples (``aug_<which>_<name>``), drawn
+        from the loop's stream and sharded like the batch; none when augmentation is off."""
+        if self._augment is None:
+            return {}
+        params = self._augment.draw(self.rng, n, tuple(self.data.shape))
+        return {f"aug_{which}_{k}": self._local(v) for k, v in params.items()}
+
+    def _augmented(self, x: Array, inputs: Mapping[str, Array], which: str) -> Array:
+        """`x` augmented with the parameters ``aug_<which>_*`` of `inputs` (as is when off)."""
+        if self._augment is None:
+            return x
+        prefix = f"aug_{which}_"
+        params = {k[len(prefix):]: v for k, v in inputs.items() if k.startswith(prefix)}
+        return self._augment.apply(x, params, channels_first=self._channels_first)
+
     def _clip(self) -> None:
         _clip_weights(self.D.trainable_parameters(), float(self.config.clip_value or 0.0))
 
@@ -525,8 +561,9 @@ class GANTrainer(_Trainer):
         else:
             with self.backend.no_grad():
                 made = self.G(inputs["z"], *cond, training=True)
-        real = self._pack(inputs["x"])
-        fake = self._pack(ops.stop_gradient(made))
+        # The penalties see what the critic sees: the augmented samples (DiffAugment).
+        real = self._pack(self._augmented(inputs["x"], inputs, "real"))
+        fake = self._pack(self._augmented(ops.stop_gradient(made), inputs, "fake"))
 
         def critic(v: Array) -> Array:
             return self.D(v, *cond, training=True)
@@ -568,9 +605,11 @@ class GANTrainer(_Trainer):
 
     def _generator_objective_on(self, inputs: Mapping[str, Array], carry: Mapping[str, Array]
                                 ) -> tuple[Array, Metrics]:
-        """The generator's loss on fakes made from `inputs` (their labels, if conditional)."""
+        """The generator's loss on fakes made from `inputs` (their labels, if conditional),
+        augmented as `inputs` say (the critic's fakes' augmentation with ``reuse_fakes``)."""
         cond = (inputs["labels"],) if self.conditional else ()
-        loss = self.loss.generator_loss(self.D(self._pack(carry["fake"]), *cond, training=True))
+        fake = self._pack(self._augmented(carry["fake"], inputs, "fake"))
+        loss = self.loss.generator_loss(self.D(fake, *cond, training=True))
         return loss, {"g_loss": self.ops.stop_gradient(loss)}
 
     def critic_inputs(self) -> dict[str, Array]:
@@ -591,7 +630,7 @@ class GANTrainer(_Trainer):
         if cfg.r1_final is not None:
             # The scheduled gamma enters as an input: a compiled step is traced once.
             inputs["r1_scale"] = self.native(np.full(1, cfg.r1_factor(self.step), np.float32))
-        return inputs
+        return {**inputs, **self._augment_inputs("real", n), **self._augment_inputs("fake", n)}
 
     def generator_inputs(self) -> dict[str, Array]:
         """The next generator step's inputs: noise (and labels drawn uniformly)."""
@@ -599,7 +638,7 @@ class GANTrainer(_Trainer):
         inputs = {"z": self._local(self._noise(n, self.latent_dim))}
         if self.conditional:
             inputs["labels"] = self._local(self.rng.integers(0, self.num_classes, n))
-        return inputs
+        return {**inputs, **self._augment_inputs("fake", n)}
 
     def train_step(self) -> Metrics:
         cfg = self.config
@@ -872,8 +911,10 @@ class CycleGANTrainer(_Trainer):
                                      {"critic_a": self.D_a, "critic": self.D_b})
         self._g_update = self._make_update(self._generator_objective, self.opt_g)
         self._d_update = self._make_update(self._critic_objective, self.opt_d)
-        self._batches_a = iterate_batches(domain_a, config.batch_size, seed=self._seeds[5])
-        self._batches_b = iterate_batches(domain_b, config.batch_size, seed=self._seeds[6])
+        self._batches_a = iterate_batches(domain_a, config.batch_size, seed=self._seeds[5],
+                                          hflip=config.hflip)
+        self._batches_b = iterate_batches(domain_b, config.batch_size, seed=self._seeds[6],
+                                          hflip=config.hflip)
         self.pool_a = ImagePool(config.pool_size, np.random.default_rng(self._seeds[7]))
         self.pool_b = ImagePool(config.pool_size, np.random.default_rng(self._seeds[7] + 1))
         self.fixed_a = domain_a.images[: min(8, len(domain_a))]
