@@ -198,24 +198,91 @@ def _add(layer: L.Add, p: Params, xs: list[jax.Array], training: bool, key: Any)
     return y, {}
 
 
-_FORWARD: dict[type, Callable[..., Result]] = {
-    L.Dense: _dense,
-    L.Conv2D: _conv2d,
-    L.ConvTranspose2D: _conv_transpose2d,
-    L.BatchNorm: _batch_norm,
-    L.LayerNorm: _layer_norm,
-    L.InstanceNorm: _instance_norm,
-    L.Activation: _activation,
-    L.Dropout: _dropout,
-    L.Embedding: _embedding,
-    L.Reshape: _reshape,
-    L.Flatten: _flatten,
-    L.Maxout: _maxout,
-    L.CategoricalCode: _categorical_code,
-    L.Upsample: _upsample,
-    L.Concat: _concat,
-    L.Add: _add,
-}
+def _normalized(a: jax.Array) -> jax.Array:
+    return a / jnp.maximum(jnp.linalg.norm(a), 1e-12)
+
+
+def _spectral_kernel(kernel: jax.Array, u: jax.Array, training: bool) -> Result:
+    """The kernel divided by its power-iteration estimate of sigma, and the new `u` (u and v
+    carry no gradient: sigma's gradient is u v^T, as in PyTorch's `spectral_norm`)."""
+    m = jnp.reshape(kernel, (-1, kernel.shape[-1]))  # (fan_in, out)
+    fixed = jax.lax.stop_gradient(m)
+    v = _normalized(jnp.dot(fixed, u, precision=_HIGHEST))
+    if training:
+        u = _normalized(jnp.dot(fixed.T, v, precision=_HIGHEST))
+    sigma = jnp.dot(u, jnp.dot(m.T, v, precision=_HIGHEST), precision=_HIGHEST)
+    return kernel / sigma, ({"u": u} if training else {})
+
+
+def _spectral_dense(layer: L.SpectralDense, p: Params, xs: list[jax.Array], training: bool,
+                    key: Any) -> Result:
+    kernel, buffers = _spectral_kernel(p["kernel"], p["u"], training)
+    y, _ = _dense(layer, {**p, "kernel": kernel}, xs, training, key)
+    return y, buffers
+
+
+def _spectral_conv2d(layer: L.SpectralConv2D, p: Params, xs: list[jax.Array],
+                     training: bool, key: Any) -> Result:
+    kernel, buffers = _spectral_kernel(p["kernel"], p["u"], training)
+    y, _ = _conv2d(layer, {**p, "kernel": kernel}, xs, training, key)
+    return y, buffers
+
+
+def _minibatch_stddev(layer: L.MinibatchStdDev, p: Params, xs: list[jax.Array],
+                      training: bool, key: Any) -> Result:
+    x, f = xs[0], layer.channels
+    n, group = x.shape[0], min(layer.group_size, x.shape[0])
+    if n % group:
+        raise InvalidArgumentError(f"MinibatchStdDev needs a batch that is a multiple of its "
+                                   f"group size {group}; received a batch of {n}")
+    # (members, groups, positions, slices, features per slice); flat features: 1 position.
+    members = jnp.reshape(x, (group, n // group, -1, f, x.shape[-1] // f))
+    std = jnp.sqrt(jnp.var(members, axis=0) + 1e-8)  # biased variance over the members
+    stat = jnp.tile(jnp.mean(std, axis=(1, 3)), (group, 1))  # sample i: group i % (n / G)
+    plane = jnp.reshape(stat, (n, *([1] * (x.ndim - 2)), f))
+    return jnp.concatenate([x, jnp.broadcast_to(plane, (*x.shape[:-1], f))], axis=-1), {}
+
+
+def _minibatch_discrimination(layer: L.MinibatchDiscrimination, p: Params,
+                              xs: list[jax.Array], training: bool, key: Any) -> Result:
+    x = xs[0]
+    m = jnp.einsum("na,abc->nbc", x, p["kernel"], precision=_HIGHEST)
+    l1 = jnp.sum(jnp.abs(m[:, None] - m[None, :]), axis=-1)  # (n, n, kernels)
+    return jnp.concatenate([x, jnp.sum(jnp.exp(-l1), axis=1)], axis=-1), {}
+
+
+def _self_attention(layer: L.SelfAttention, p: Params, xs: list[jax.Array], training: bool,
+                    key: Any) -> Result:
+    x = xs[0]
+    n, h, w, c = x.shape
+    flat = jnp.reshape(x, (n, h * w, c))
+    q, k, v = (jnp.matmul(flat, p[f"{role}_kernel"], precision=_HIGHEST)
+               for role in ("query", "key", "value"))
+    weights = jax.nn.softmax(jnp.matmul(q, jnp.swapaxes(k, 1, 2), precision=_HIGHEST),
+                             axis=-1)  # (n, queries, keys)
+    o = jnp.matmul(jnp.matmul(weights, v, precision=_HIGHEST), p["out_kernel"],
+                   precision=_HIGHEST)
+    return x + p["scale"][0] * jnp.reshape(o, (n, h, w, c)), {}
+
+
+def _avg_pool2d(layer: L.AvgPool2D, p: Params, xs: list[jax.Array], training: bool,
+                key: Any) -> Result:
+    x, f = xs[0], layer.factor
+    n, h, w, c = x.shape
+    return jnp.mean(jnp.reshape(x, (n, h // f, f, w // f, f, c)), axis=(2, 4)), {}
+
+
+def _global_sum_pool(layer: L.GlobalSumPool, p: Params, xs: list[jax.Array],
+                     training: bool, key: Any) -> Result:
+    return jnp.sum(xs[0], axis=(1, 2)), {}
+
+
+# Each function is named after the layer kind it computes (`_conv2d`: "conv2d").
+_FORWARD: dict[type, Callable[..., Result]] = {L.LAYER_KINDS[fn.__name__[1:]]: fn for fn in (
+    _dense, _conv2d, _conv_transpose2d, _batch_norm, _layer_norm, _instance_norm, _activation,
+    _dropout, _embedding, _reshape, _flatten, _maxout, _categorical_code, _upsample, _concat,
+    _add, _spectral_dense, _spectral_conv2d, _minibatch_stddev, _minibatch_discrimination,
+    _self_attention, _avg_pool2d, _global_sum_pool)}
 
 
 def unsupported_layers() -> frozenset[str]:
