@@ -162,7 +162,7 @@ def test_load_mnist_and_fashion_mnist_find_their_files(tmp_path: Path, compress:
 
 def test_load_mnist_errors(tmp_path: Path) -> None:
     with pytest.raises(
-        InvalidArgumentError, match="split must be one of 'train', 'test'; received 'val'"
+        InvalidArgumentError, match="split must be one of 'train', 'test', 'auto'; received 'val'"
     ):
         gd.load_mnist(tmp_path, split="val")
     with pytest.raises(InvalidArgumentError, match="folder must be an existing directory"):

@@ -10,6 +10,7 @@ import secrets
 import stat
 import struct
 import tempfile
+import warnings
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -370,6 +371,34 @@ def _find(folder: Path, stem: str) -> Path:
     )
 
 
+def mnist_split(folder: str | os.PathLike[str], split: str = "auto", name: str = "mnist"
+                ) -> str:
+    """The split of the MNIST-format files in `folder` that `split` names: "train" or
+    "test" as given, and for "auto" the training split when both of its files are there,
+    else the test split, with a `UserWarning` that says so (a model trained on the test
+    split cannot be scored on unseen data)."""
+    if split not in (*_SPLIT_PREFIXES, "auto"):
+        raise InvalidArgumentError(
+            f"split must be one of 'train', 'test', 'auto'; received {split!r}"
+        )
+    path = Path(folder)
+    if not path.is_dir():
+        raise InvalidArgumentError(
+            f"folder must be an existing directory; received {str(folder)!r}"
+        )
+    if split != "auto":
+        return split
+    stems = [f"train-{kind}-idx{rank}-ubyte" for kind, rank in (("images", 3), ("labels", 1))]
+    if all((path / s).is_file() or (path / f"{s}.gz").is_file() for s in stems):
+        return "train"
+    warnings.warn(
+        f"{name}: {str(path)!r} holds no training split ({stems[0]}[.gz] and "
+        f"{stems[1]}[.gz]); using its test split (t10k-*) instead",
+        UserWarning, stacklevel=3,
+    )
+    return "test"
+
+
 def _load_mnist_format(
     folder: str | os.PathLike[str],
     split: str,
@@ -379,14 +408,8 @@ def _load_mnist_format(
     stream: bool,
     cache_dir: str | os.PathLike[str] | None,
 ) -> Dataset | StreamingDataset:
-    if split not in _SPLIT_PREFIXES:
-        raise InvalidArgumentError(f"split must be one of 'train', 'test'; received {split!r}")
-    prefix = _SPLIT_PREFIXES[split]
+    prefix = _SPLIT_PREFIXES[mnist_split(folder, split, name)]
     folder = Path(folder)
-    if not folder.is_dir():
-        raise InvalidArgumentError(
-            f"folder must be an existing directory; received {str(folder)!r}"
-        )
     return load_idx(
         _find(folder, f"{prefix}-images-idx3-ubyte"),
         _find(folder, f"{prefix}-labels-idx1-ubyte"),
@@ -410,7 +433,9 @@ def load_mnist(
     """MNIST from its original IDX files in `folder`: (N, 28, 28, 1) in `[-1, 1]`, 10 classes.
 
     `split="test"` reads `t10k-images-idx3-ubyte` and `t10k-labels-idx1-ubyte`,
-    `split="train"` the `train-` pair; each may be gzip-compressed (`.gz`). `max_bytes`
+    `split="train"` the `train-` pair, `split="auto"` the `train-` pair when it is there
+    and else, with a warning, the test pair (`mnist_split`); each may be gzip-compressed
+    (`.gz`). `max_bytes`
     bounds each file's payload, as in `read_idx`. `stream` and `cache_dir` as in
     `load_idx`. Nothing is downloaded.
     """
@@ -430,8 +455,9 @@ def load_fashion_mnist(
     """Fashion-MNIST from its IDX files in `folder` (the same file names as MNIST).
 
     Returns (N, 28, 28, 1) images in `[-1, 1]` and 10 named classes
-    (`FASHION_MNIST_CLASS_NAMES`). `max_bytes` bounds each file's payload, as in
-    `read_idx`. `stream` and `cache_dir` as in `load_idx`. Nothing is downloaded.
+    (`FASHION_MNIST_CLASS_NAMES`); `split` as in `load_mnist`. `max_bytes` bounds each
+    file's payload, as in `read_idx`. `stream` and `cache_dir` as in `load_idx`. Nothing
+    is downloaded.
     """
     return _load_mnist_format(folder, split, name, FASHION_MNIST_CLASS_NAMES, max_bytes,
                               stream, cache_dir)

@@ -60,8 +60,10 @@ def evaluate(
     `load_or_train_classifier`); in its feature space the samples get a Frechet distance to
     the training part (penultimate features), an Inception-style score (softmax),
     precision / recall / density / coverage, and for conditional samples the conditional
-    accuracy. The baseline is the held-out part scored the same way, and the classifier's
-    test accuracy is reported. A GAN trained on the same training part should approach the
+    accuracy. The baseline is the held-out part scored the same way, at the samples' count
+    (a seeded subset of it when there are fewer samples; all of it when there are more:
+    ``Report.baseline_samples`` says how many), and the classifier's test accuracy is
+    reported. A GAN trained on the same training part should approach the
     baseline: it is what fresh real data scores.
 
     Args:
@@ -149,7 +151,7 @@ def _evaluate_mixture(source: Source, name: str, n: int, backend: str, seed: int
     return Report(
         source=source.name, dataset=name, num_samples=len(samples),
         scores=mode_metrics(samples, mixture.means, mixture.std),
-        baseline=mode_metrics(real, mixture.means, mixture.std),
+        baseline=mode_metrics(real, mixture.means, mixture.std), baseline_samples=len(real),
     )
 
 
@@ -165,11 +167,20 @@ def _evaluate_images(source: Source, data: Dataset, num_samples: int | None, bac
     clf = load_or_train_classifier(train, held_out, settings, cache_dir)
     reference = clf.features(train.images, backend)
     scores = _image_scores(clf, reference, clf.features(samples, backend), requested)
-    baseline = _image_scores(clf, reference, clf.features(held_out.images, backend),
-                             held_out.labels if requested is not None else None)
+    # Coverage, recall and the Frechet distance depend on the number of points scored: the
+    # baseline scores as many held-out images as there are samples (all, if fewer).
+    real = held_out.images
+    real_labels = held_out.labels
+    if len(samples) < len(held_out):
+        keep = np.sort(np.random.default_rng(split_seed).permutation(len(held_out))[
+            :len(samples)])
+        real = real[keep]
+        real_labels = None if real_labels is None else real_labels[keep]
+    baseline = _image_scores(clf, reference, clf.features(real, backend),
+                             real_labels if requested is not None else None)
     return Report(
         source=source.name, dataset=data.name, num_samples=len(samples), scores=scores,
-        baseline=baseline,
+        baseline=baseline, baseline_samples=len(real),
         classifier={"key": clf.key, "loaded_from_cache": clf.loaded, "backend": backend,
                     "test_accuracy": clf.test_accuracy, "num_train": clf.num_train,
                     "num_test": clf.num_test, "settings": attrs.asdict(clf.settings)},

@@ -47,6 +47,8 @@ class Report:
             the held-out real part scored against the classifier's training part.
         classifier: for images, what the feature classifier is (key, backend, sizes of the
             real parts, its test accuracy on the held-out part); None for mixtures.
+        baseline_samples: how many real samples the baseline scored (the samples' count,
+            or all of the held-out part when it has fewer); None if not recorded.
     """
 
     source: str
@@ -55,6 +57,7 @@ class Report:
     scores: ModeReport | ImageScores
     baseline: ModeReport | ImageScores
     classifier: dict[str, Any] | None = None
+    baseline_samples: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (nan becomes None)."""
@@ -65,7 +68,8 @@ class Report:
         from gancore.cli import _table
 
         rows = _rows(self.scores, self.baseline)
-        header = ["metric", f"samples (n={self.num_samples})", "real baseline"]
+        counted = "" if self.baseline_samples is None else f" (n={self.baseline_samples})"
+        header = ["metric", f"samples (n={self.num_samples})", f"real baseline{counted}"]
         lines = [f"{self.source} against {self.dataset}", "", _table(rows, header)]
         if self.classifier is not None:
             c = self.classifier
@@ -73,10 +77,18 @@ class Report:
                           f"{c['settings']['backend']} on {c['num_train']} real images "
                           f"(features computed with {c['backend']}), test accuracy "
                           f"{100 * c['test_accuracy']:.2f} % on {c['num_test']} held out; the "
-                          f"baseline scores the held-out part against the training part"]
+                          f"baseline scores {self._baseline_count()} held-out images against "
+                          f"the training part"]
         else:
             lines += ["", "baseline: the same number of samples drawn from the mixture itself"]
         return "\n".join(lines)
+
+
+    def _baseline_count(self) -> str:
+        n = self.baseline_samples
+        if n is None or n == self.num_samples:
+            return f"{n or self.num_samples:,} (as many as the samples)"
+        return f"{n:,} (all there are: fewer than the {self.num_samples:,} samples)"
 
 
 def _serialize(inst: Any, field: Any, value: Any) -> Any:

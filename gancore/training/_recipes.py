@@ -18,6 +18,7 @@ from gancore import _registry
 from gancore._errors import GancoreError, InvalidArgumentError, PluginError
 from gancore.architectures import BUILTIN_ARCHITECTURES, ArchitecturePair, NativeArchitecture
 from gancore.data import BUILTIN_DATASETS, Dataset, StreamingDataset
+from gancore.data._idx import mnist_split
 from gancore.training._config import OptimizerConfig, TrainConfig
 
 __all__ = ["RECIPES", "Recipe", "get_recipe", "load_dataset", "build_architecture"]
@@ -80,14 +81,8 @@ def load_dataset(name: str, options: Mapping[str, Any] | None = None) -> Dataset
     options = dict(options or {})
     if name in BUILTIN_DATASETS:
         loader = BUILTIN_DATASETS[name]
-        if name in ("mnist", "fashion_mnist") and "folder" not in options:
-            folder = os.environ.get(MNIST_ENV)
-            if not folder:
-                raise InvalidArgumentError(
-                    f"dataset {name!r} needs a folder with the IDX files: pass --data PATH "
-                    f"(or set {MNIST_ENV})"
-                )
-            options["folder"] = folder
+        if name in ("mnist", "fashion_mnist"):
+            options = mnist_options(name, options)
         if name == "image_folder" and "folder" in options and "root" not in options:
             options["root"] = options.pop("folder")
     else:
@@ -99,6 +94,32 @@ def load_dataset(name: str, options: Mapping[str, Any] | None = None) -> Dataset
             f"{type(data).__name__}"
         )
     return data
+
+
+def mnist_options(name: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The options of an MNIST-format dataset with its folder (``--data``, else
+    ``$GANCORE_MNIST``) and its split resolved: the training split when its files are there,
+    else the test split, with a warning that says so (`gancore.data` ``mnist_split``)."""
+    options = dict(options)
+    if "folder" not in options:
+        folder = os.environ.get(MNIST_ENV)
+        if not folder:
+            raise InvalidArgumentError(
+                f"dataset {name!r} needs a folder with the IDX files: pass --data PATH "
+                f"(or set {MNIST_ENV})"
+            )
+        options["folder"] = folder
+    if isinstance(options["folder"], str | os.PathLike):
+        options["split"] = mnist_split(options["folder"], options.get("split", "auto"), name)
+    return options
+
+
+def resolved(rec: Recipe) -> Recipe:
+    """`rec` with the data it trains on settled, so that its run records it: an MNIST-format
+    dataset's folder and split (`mnist_options`)."""
+    if rec.dataset not in ("mnist", "fashion_mnist"):
+        return rec
+    return attrs.evolve(rec, dataset_options=mnist_options(rec.dataset, rec.dataset_options))
 
 
 def build_architecture(name: str, sample_shape: tuple[int, ...],
@@ -228,8 +249,9 @@ def _recipes() -> dict[str, Recipe]:
                "dcgan", config=base, **digits),
         Recipe("gan-minimax", "DCGAN with the original saturating minimax loss", "dcgan",
                config=attrs.evolve(base, loss="minimax"), **digits),
-        Recipe("gan-label-flip", "DCGAN, non-saturating, 10% of real labels flipped", "dcgan",
-               config=attrs.evolve(base, flip_fraction=0.1), **digits),
+        Recipe("gan-label-flip", "DCGAN, non-saturating, half of the real labels flipped "
+               "(flip factor 0.5, as the flowers cGAN)", "dcgan",
+               config=attrs.evolve(base, flip_fraction=0.5), **digits),
         Recipe("vanilla", "fully connected GAN (Raschka ch. 17)", "vanilla",
                config=base, **digits),
         Recipe("fc-bn", "fully connected 256-512-1024 generator with batch norm", "fc_bn",

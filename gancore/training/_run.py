@@ -33,6 +33,7 @@ from gancore.training._recipes import (
     get_recipe,
     inverted,
     load_dataset,
+    resolved,
 )
 from gancore.training._run_folder import RunFolder
 from gancore.training._threads import resolve_threads
@@ -92,6 +93,7 @@ def train(recipe: str | Recipe = "dcgan", *, backend: str | None = None,
     rec = base.with_overrides(architecture=architecture, dataset=dataset, config=overrides,
                               architecture_options=architecture_options,
                               dataset_options=dataset_options)
+    rec = resolved(rec)
     backend = backend or default_backend()
     workers = _workers(backend, workers, sync_batch_norm)
     parts = [rec.name, *(p for p in (architecture, (config or {}).get("loss"), dataset) if p)]

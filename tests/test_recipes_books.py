@@ -1,0 +1,162 @@
+"""The books' experiments as gancore runs them: the MNIST recipes train on the training
+split when its files are there (and say so when they fall back to the test split), the
+label-flip recipe flips with factor 0.5, image folders train from the command line, run
+folders are named after the overrides and record them, and `gancore eval` scores its
+baseline at the samples' count."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _helpers import MNIST_DIR
+from PIL import Image
+
+from gancore import InvalidArgumentError
+from gancore.cli import main
+from gancore.data import load_digits, load_mnist
+from gancore.evaluation import ClassifierSettings, evaluate
+from gancore.training import RECIPES
+from gancore.training._recipes import load_dataset, resolved
+
+needs_mnist = pytest.mark.skipif(not MNIST_DIR.is_dir(), reason=f"no MNIST files at {MNIST_DIR}")
+
+
+def _idx_pair(folder: Path, prefix: str, images: np.ndarray, labels: np.ndarray) -> None:
+    """Write `images` (uint8, N x 28 x 28) and `labels` as gzip IDX files `<prefix>-*`."""
+    header = np.array([0x803, len(images), 28, 28], ">u4").tobytes()
+    with gzip.open(folder / f"{prefix}-images-idx3-ubyte.gz", "wb") as f:
+        f.write(header + images.astype(np.uint8).tobytes())
+    with gzip.open(folder / f"{prefix}-labels-idx1-ubyte.gz", "wb") as f:
+        f.write(np.array([0x801, len(labels)], ">u4").tobytes() + labels.astype(np.uint8).tobytes())
+
+
+@pytest.fixture()
+def both_splits(tmp_path: Path) -> Path:
+    """A folder with a 30-image training split (all pixels 255) and a 20-image test split
+    (all 0), so that which one was read shows in the pixels."""
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    _idx_pair(folder, "train", np.full((30, 28, 28), 255), np.arange(30) % 10)
+    _idx_pair(folder, "t10k", np.zeros((20, 28, 28)), np.arange(20) % 10)
+    return folder
+
+
+def test_mnist_recipes_train_on_the_training_split_when_it_is_there(both_splits: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no fallback warning when the training split is there
+        rec = resolved(RECIPES["mnist-dcgan"].with_overrides(
+            dataset_options={"folder": str(both_splits)}))
+        data = load_dataset(rec.dataset, rec.dataset_options)
+    assert rec.dataset_options["split"] == "train"
+    assert len(data) == 30 and float(data.images.min()) == 1.0
+
+
+def test_mnist_recipes_say_when_they_fall_back_to_the_test_split(both_splits: Path) -> None:
+    for path in both_splits.glob("train-labels*"):
+        path.unlink()  # half a training split is no training split
+    with pytest.warns(UserWarning, match="no training split.*using its test split"):
+        rec = resolved(RECIPES["mnist-cgan"].with_overrides(
+            dataset_options={"folder": str(both_splits)}))
+    assert rec.dataset_options["split"] == "test"
+    assert len(load_dataset(rec.dataset, rec.dataset_options)) == 20
+
+
+def test_an_explicit_split_is_kept_and_a_wrong_one_named(both_splits: Path) -> None:
+    assert len(load_mnist(both_splits, split="test")) == 20
+    assert len(load_mnist(both_splits, split="auto")) == 30
+    with pytest.raises(InvalidArgumentError, match="split must be one of 'train', 'test', "
+                                                   "'auto'; received 'validation'"):
+        load_mnist(both_splits, split="validation")
+
+
+def test_a_run_records_the_split_it_trained_on(both_splits: Path, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    assert main(["train", "--recipe", "mnist-dcgan", "--data", str(both_splits), "--steps", "1",
+                 "--batch-size", "4", "--backend", "torch", "--no-progress", "--out",
+                 str(out)]) == 0
+    settings = json.loads((out / "run.json").read_text())["settings"]
+    assert settings["dataset_options"]["split"] == "train"
+    assert settings["dataset_options"]["folder"] == str(both_splits)
+
+
+@needs_mnist
+def test_the_real_mnist_test_files_alone_train_with_a_clear_warning(tmp_path: Path) -> None:
+    with pytest.warns(UserWarning, match="using its test split"):
+        rec = resolved(RECIPES["mnist-dcgan"].with_overrides(
+            dataset_options={"folder": str(MNIST_DIR)}))
+    assert len(load_dataset(rec.dataset, rec.dataset_options)) == 10_000
+
+
+def test_the_label_flip_recipe_flips_with_factor_one_half() -> None:
+    rec = RECIPES["gan-label-flip"]
+    assert rec.config.flip_fraction == 0.5 and "0.5" in rec.description
+
+
+def _image_folder(root: Path, classes: int = 2, per_class: int = 4, side: int = 12) -> Path:
+    rng = np.random.default_rng(0)
+    for k in range(classes):
+        (root / f"class{k}").mkdir(parents=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 256, (side, side, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / f"class{k}" / f"{i}.png")
+    return root
+
+
+def test_train_on_an_image_folder_from_the_cli(tmp_path: Path) -> None:
+    folder = _image_folder(tmp_path / "images")
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "image_folder", "--data", str(folder), "--steps", "1",
+                 "--batch-size", "4", "--backend", "torch", "--no-progress", "--out",
+                 str(out)]) == 0
+    settings = json.loads((out / "run.json").read_text())["settings"]
+    assert settings["dataset"] == "image_folder"
+    assert settings["dataset_options"]["folder"] == str(folder)
+
+
+def test_override_runs_get_their_own_folder_and_record_the_overrides(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = ["train", "--steps", "1", "--batch-size", "4", "--backend", "torch", "--no-progress"]
+    assert main([*args, "--loss", "hinge"]) == 0
+    assert main([*args, "--arch", "vanilla"]) == 0
+    runs = tmp_path / "runs"
+    assert sorted(p.name for p in runs.iterdir()) == ["dcgan-hinge-torch", "dcgan-vanilla-torch"]
+    hinge = json.loads((runs / "dcgan-hinge-torch" / "run.json").read_text())["settings"]
+    assert hinge["config"]["loss"] == "hinge" and hinge["architecture"] == "dcgan"
+    vanilla = json.loads((runs / "dcgan-vanilla-torch" / "run.json").read_text())["settings"]
+    assert vanilla["architecture"] == "vanilla" and vanilla["config"]["loss"] == "nonsaturating"
+    assert not (runs / "dcgan-torch").exists()
+
+
+def test_eval_scores_the_baseline_at_the_samples_count(tmp_path: Path) -> None:
+    data = load_digits()
+    samples = data.images[:300]
+    settings = ClassifierSettings(steps=20, backend="torch")
+    report = evaluate(samples, "digits", classifier=settings, cache_dir=tmp_path)
+    assert report.num_samples == 300 and report.baseline_samples == 300
+    shown = report.table()
+    assert "samples (n=300)" in shown and "real baseline (n=300)" in shown
+    assert "300 (as many as the samples)" in shown
+    # More samples than the held-out half: all of it, and the table says so.
+    many = evaluate(data.images, "digits", num_samples=1797, classifier=settings,
+                    cache_dir=tmp_path)
+    assert many.num_samples == 1797 and many.baseline_samples == 899
+    assert "899 (all there are: fewer than the 1,797 samples)" in many.table()
+    assert many.to_dict()["baseline_samples"] == 899
+
+
+def test_the_baseline_coverage_depends_on_the_count_it_is_scored_at(tmp_path: Path) -> None:
+    """Why the count matters: the same real images score lower coverage at fewer points."""
+    data = load_digits()
+    settings = ClassifierSettings(steps=20, backend="torch")
+    few = evaluate(data.images[:100], "digits", classifier=settings, cache_dir=tmp_path)
+    full = evaluate(data.images[:899], "digits", classifier=settings, cache_dir=tmp_path)
+    assert few.baseline.prdc.coverage < full.baseline.prdc.coverage
+
