@@ -10,6 +10,7 @@ shift of the learned filters, no difference in what the network can learn).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 
 import attrs
@@ -26,7 +27,7 @@ from gancore.architectures._checks import (
     check_bool,
     check_choice,
     check_latent_dim,
-    check_square_image,
+    check_sample_shape,
     pair_name,
     resolve_kind,
 )
@@ -53,7 +54,7 @@ from gancore.nn import (
     SpectralDense,
 )
 
-__all__ = ["CRITIC_NORMS", "DCGAN_SIDES", "dcgan"]
+__all__ = ["CRITIC_NORMS", "DCGAN_SIDES", "MIN_SIDE", "dcgan"]
 
 #: Normalisations the critic can use: batch norm (DCGAN), or none / layer / instance norm
 #: for a gradient penalty, which batch norm breaks (Gulrajani et al. 2017, section 4).
@@ -187,6 +188,49 @@ def _plan_64(channels: int, norm: Layer | None) -> _Plan:
     )
 
 
+def _sides_to(side: int) -> list[int]:
+    """The map sides from the generator's base to `side`: each one halved (an odd one
+    rounded up) until it is at most 7."""
+    sides = [side]
+    while sides[-1] > 7:
+        sides.append((sides[-1] + 1) // 2)
+    return sides[::-1]
+
+
+def _resize_conv(small: int, large: int, filters: int, transposed: bool) -> Layer:
+    # k4 s2 p1 doubles a side (and halves an even one); k3 s2 p1 maps n to 2n - 1 (and an
+    # odd 2n - 1 back to n).
+    kernel = 4 if large == 2 * small else 3
+    if transposed:
+        return ConvTranspose2D(filters, kernel, stride=2, padding=1)
+    return Conv2D(filters, kernel, stride=2, padding=1)
+
+
+def _plan_any(side: int, channels: int, norm: Layer | None) -> _Plan:
+    # Any other side: the CIFAR-10 plan's shape, as many doublings as the side needs.
+    sides = _sides_to(side)
+    widths = [min(512, 64 * 2 ** i) for i in range(len(sides))][::-1]  # base ... image
+    generator: list[Layer] = []
+    for small, large, filters in zip(sides, sides[1:], widths[1:], strict=False):
+        generator += [_resize_conv(small, large, filters, True), BatchNorm(),
+                      Activation("relu")]
+    critic: list[Layer | None] = []
+    for i, (large, small) in enumerate(zip(sides[::-1], sides[-2::-1], strict=False)):
+        critic += [_resize_conv(small, large, widths[::-1][i], False),
+                   None if i == 0 else norm, _leaky(0.2)]
+    if not critic:  # a side of 4 to 7: one convolution that keeps it
+        critic = [Conv2D(64, 3, padding=1), _leaky(0.2)]
+    return _Plan(
+        init="dcgan",
+        base=(sides[0], sides[0], widths[0]),
+        stem=(BatchNorm(), Activation("relu")),
+        generator=(*generator, Conv2D(channels, 3, padding=1), Activation("tanh")),
+        critic=tuple(critic),
+        generator_attention=max(0, 3 * (len(sides) - 2)),
+        critic_attention=3 if len(sides) > 1 else 2,
+    )
+
+
 _PLANS: dict[int, Callable[[int, Layer | None], _Plan]] = {
     8: _plan_8,
     28: _plan_28,
@@ -194,8 +238,11 @@ _PLANS: dict[int, Callable[[int, Layer | None], _Plan]] = {
     64: _plan_64,
 }
 
-#: Image sides `dcgan` supports (square images, any channel count).
+#: Image sides with a plan of their own (a book's network); every other side from
+#: `MIN_SIDE` on gets the generic plan (`dcgan`).
 DCGAN_SIDES = tuple(_PLANS)
+#: The smallest image side `dcgan` builds.
+MIN_SIDE = 4
 
 
 def _critic_norm(norm: str) -> Layer | None:
@@ -287,8 +334,10 @@ def dcgan(
     spectral_norm: bool = False,
     minibatch_stddev: bool = False,
 ) -> ArchitecturePair:
-    """A DCGAN for square NHWC images of side 8, 28, 32 or 64 (any channel count), tanh
-    output in [-1, 1], critic logits of shape (1,).
+    """A DCGAN for square NHWC images of any side from 4 (any channel count), tanh output
+    in [-1, 1], critic logits of shape (1,). Sides 8, 28, 32 and 64 have the books'
+    networks below; every other side gets the 32x32 network's shape with as many
+    up-samplings as it needs.
 
     - 8x8 (scikit-learn's digits, the default of `gancore train`): a small DCGAN that
       trains in a few CPU minutes. Generator z -> Dense 2*2*128 -> Reshape -> BatchNorm ->
@@ -313,6 +362,14 @@ def dcgan(
       -> Conv 64 k5 s2 -> LeakyReLU 0.2 -> [Conv n k5 s2 -> norm -> LeakyReLU 0.2] for
       n = 128, 256, 512 (TF "same" pads (1, 2, 1, 2)) -> Flatten -> Dense 1. N(0, 0.02)
       initialisation.
+    - any other side s >= 4: the sides from a base b <= 7 to s, each the next one halved
+      (rounded up), e.g. 48: 6 -> 12 -> 24 -> 48 and 100: 7 -> 13 -> 25 -> 50 -> 100.
+      Generator Dense b*b*w0 -> Reshape -> BatchNorm -> ReLU -> [ConvT n s2 p1 -> BatchNorm
+      -> ReLU] per step (k4 where the side doubles, k3 where it becomes 2n - 1) -> Conv
+      channels k3 p1 -> tanh; widths 64 at the image side, doubling towards the base, at
+      most 512. Critic the mirror: [Conv n s2 p1 -> norm (not on the first) -> LeakyReLU
+      0.2] from 64 wide, doubling, at most 512 (one Conv 64 k3 p1 for sides 4 to 7) ->
+      Flatten -> Dense 1. N(0, 0.02) initialisation.
 
     Batch norms use PyTorch's defaults (momentum 0.1, eps 1e-5).
 
@@ -333,8 +390,13 @@ def dcgan(
     (group 4, ProGAN) before the critic's last convolution, so batches must then be
     multiples of 4 (or smaller than 4).
     """
-    shape = check_square_image("dcgan", sample_shape, tuple(_PLANS))
-    height, _, channels = shape
+    shape = check_sample_shape("dcgan", sample_shape, ranks=(3,))
+    height, width, channels = shape
+    if height != width or height < MIN_SIDE:
+        raise InvalidArgumentError(
+            f"dcgan sample_shape must be (side, side, channels) with a side >= {MIN_SIDE} "
+            f"(square images: resize others, e.g. image_folder's size); received {shape}"
+        )
     latent = check_latent_dim("dcgan", latent_dim)
     kind = resolve_kind("dcgan", num_classes, semi_supervised)
     norm = check_choice("dcgan", "norm", norm, CRITIC_NORMS)
@@ -345,7 +407,8 @@ def dcgan(
         spectral_norm=check_bool("dcgan", "spectral_norm", spectral_norm),
         minibatch_stddev=check_bool("dcgan", "minibatch_stddev", minibatch_stddev),
     )
-    plan = _stabilised(_PLANS[height](channels, _critic_norm(norm)), opts)
+    plan_of = _PLANS.get(height) or functools.partial(_plan_any, height)
+    plan = _stabilised(plan_of(channels, _critic_norm(norm)), opts)
     name = pair_name(
         "dcgan", shape, kind, num_classes,
         [("latent_dim", latent, 100), ("norm", norm, "batch"),
