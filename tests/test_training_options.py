@@ -18,6 +18,7 @@ from gancore.augment import DiffAugment
 from gancore.cli import _parser, _train_settings
 from gancore.training import OptimizerConfig, TrainConfig, make_trainer
 from gancore.training._recipes import inverted
+from gancore.training._replay import ReplayPool
 
 ALL = "color,translation,cutout"
 WGAN_GP = dict(loss="wasserstein", gradient_penalty=10.0, n_critic=2)
@@ -35,6 +36,14 @@ CASES: dict[str, tuple[Any, TrainConfig]] = {
     "diffaugment-reuse-fakes": (lambda: dcgan(SMALL.shape, latent_dim=16),
                                 TrainConfig(batch_size=8, diffaugment="color,translation",
                                             loss="hinge", reuse_fakes=True)),
+    "replay": (lambda: dcgan(SMALL.shape, latent_dim=16),
+               TrainConfig(batch_size=8, replay=12, n_critic=2)),
+    "replay-wgan-gp-diffaugment": (lambda: dcgan(SMALL.shape, latent_dim=16, norm="layer"),
+                                   TrainConfig(batch_size=8, replay=8, replay_fraction=0.75,
+                                               diffaugment=ALL, **WGAN_GP)),
+    "replay-lazy-r1-reuse-fakes": (lambda: dcgan(SMALL.shape, latent_dim=16),
+                                   TrainConfig(batch_size=8, replay=8, r1_penalty=10.0,
+                                               r1_interval=2, n_critic=2, reuse_fakes=True)),
 }
 
 
@@ -64,7 +73,8 @@ def test_a_step_with_the_option_is_the_same_on_torch_and_tensorflow(case: str) -
                                        **STEP_TOL)
 
 
-@pytest.mark.parametrize("case", ["hflip", "diffaugment", "diffaugment-reuse-fakes"])
+@pytest.mark.parametrize("case", ["hflip", "diffaugment", "diffaugment-reuse-fakes", "replay",
+                                  "replay-wgan-gp-diffaugment"])
 def test_a_resumed_run_with_the_option_ends_bit_for_bit_where_the_whole_run_ends(
         backend: Any, case: str, tmp_path: Path) -> None:
     whole = _trainer(case, backend.name, steps=4)
@@ -168,3 +178,67 @@ def test_the_cli_and_the_toml_file_set_the_options(tmp_path: Path) -> None:
     assert TrainConfig.from_dict(settings["train"]).diffaugment == "translation"
     plain = _train_settings(_parser().parse_args(["train"]))
     assert "hflip" not in plain["train"] and "diffaugment" not in plain["train"]
+
+
+def test_the_replay_pool_fills_then_replaces_and_draws_only_what_it_holds() -> None:
+    rng = np.random.default_rng(0)
+    pool = ReplayPool(4, 1.0)
+    replayed, mask = pool.draw(3, (2,), rng)
+    assert not mask.any() and not replayed.any()  # nothing stored yet: fresh fakes only
+    first = np.arange(6, dtype=np.float32).reshape(3, 2)
+    pool.add(first, rng)
+    np.testing.assert_array_equal(pool.images, first)
+    second = 100 + np.arange(10, dtype=np.float32).reshape(5, 2)
+    pool.add(second, rng)
+    assert len(pool.images) == 4
+    seen = {tuple(r) for r in np.concatenate([first, second])}
+    assert all(tuple(r) in seen for r in pool.images)
+    replayed, mask = pool.draw(6, (2,), rng)
+    assert mask.shape == (6, 1) and mask.all()
+    held = {tuple(r) for r in pool.images}
+    assert all(tuple(r) in held for r in replayed)
+    state = pool.state_dict()
+    other = ReplayPool(4, 1.0)
+    other.load_state_dict(state)
+    np.testing.assert_array_equal(other.images, pool.images)
+    with pytest.raises(InvalidArgumentError, match="at most 2 fakes; received 4"):
+        ReplayPool(2, 1.0).load_state_dict(state)
+
+
+def test_the_critic_scores_past_fakes_from_the_pool(backend: Any) -> None:
+    trainer = _trainer("replay", backend.name, replay=8, replay_fraction=1.0, n_critic=1)
+    trainer.fit(1, progress=False)
+    assert len(trainer._replay.images) == 8  # the first update's global batch of fakes
+    inputs = trainer.critic_inputs()
+    np.testing.assert_array_equal(backend.ops.to_numpy(inputs["replay_mask"]).ravel(), 1.0)
+    _, metrics = trainer._critic_objective(inputs)
+    want = backend.ops.to_numpy(trainer.D(inputs["replayed"], training=True)).mean()
+    np.testing.assert_allclose(backend.ops.to_numpy(metrics["d_fake"]), want, rtol=1e-5,
+                               atol=1e-6)
+    held = trainer._replay.images.reshape(8, -1)
+    for row in backend.to_numpy(inputs["replayed"]).reshape(8, -1):
+        assert np.any(np.all(held == row, axis=1))
+
+
+@pytest.mark.parametrize("value", [-1, 1.5, True])
+def test_bad_replay_settings_are_refused(value: Any) -> None:
+    with pytest.raises(InvalidArgumentError, match="'replay' must be an int >= 0"):
+        TrainConfig(replay=value)
+    with pytest.raises(InvalidArgumentError, match=r"'replay_fraction' must be in \(0, 1\]"):
+        TrainConfig(replay_fraction=0 if value is True else value)
+
+
+def test_replay_is_refused_where_a_past_fake_does_not_fit() -> None:
+    config = TrainConfig(batch_size=8, steps=1, replay=8)
+    with pytest.raises(InvalidArgumentError, match="replay must be 0 for a conditional"):
+        make_trainer(dcgan(SMALL.shape, latent_dim=16, num_classes=10), SMALL, config,
+                     backend="torch")
+    with pytest.raises(InvalidArgumentError, match="replay must be 0 for CycleGANTrainer"):
+        make_trainer(cyclegan(SMALL.shape, base_filters=4, depth=2), (SMALL, inverted(SMALL)),
+                     attrs.evolve(config, algorithm="cyclegan", loss="least_squares"),
+                     backend="torch")
+
+
+def test_the_cli_sets_replay() -> None:
+    args = _parser().parse_args(["train", "--replay", "16", "--replay-fraction", "0.25"])
+    assert _train_settings(args)["train"] == {"replay": 16, "replay_fraction": 0.25}

@@ -30,6 +30,11 @@ def _unit(inst: Any, attribute: attrs.Attribute, value: Any) -> None:
         raise InvalidArgumentError(f"'{attribute.name}' must be in [0, 1): {value!r}")
 
 
+def _fraction(inst: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value <= 1:
+        raise InvalidArgumentError(f"'{attribute.name}' must be in (0, 1]: {value!r}")
+
+
 def _positive_int(inst: Any, attribute: attrs.Attribute, value: Any) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise InvalidArgumentError(f"'{attribute.name}' must be an int >= 1: {value!r}")
@@ -160,7 +165,9 @@ class TrainConfig:
     probability 1/2 as the data is read. ``diffaugment`` (a policy such as
     ``"color,translation,cutout"``; Zhao et al. 2020) augments real and fake samples alike in
     the critic and generator updates, the penalties included (they see the augmented reals),
-    with parameters drawn in numpy: every backend augments alike.
+    with parameters drawn in numpy: every backend augments alike. ``replay > 0`` keeps a
+    pool of that many past fakes (experience replay, `GANTrainer`): in each critic update a
+    fake is replaced by a stored one with probability ``replay_fraction``.
     """
 
     algorithm: str = attrs.field(default="gan", validator=_one_of(ALGORITHMS))
@@ -192,6 +199,8 @@ class TrainConfig:
     reuse_fakes: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
     hflip: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
     diffaugment: str | None = attrs.field(default=None, validator=_augment_policy)
+    replay: int = attrs.field(default=0, validator=_non_negative_int)
+    replay_fraction: float = attrs.field(default=0.5, validator=_fraction)
     lr_schedule: str = attrs.field(default="constant", validator=_one_of(SCHEDULES))
     decay_start: float = attrs.field(default=0.5, validator=_unit)
     cycle_weight: float = attrs.field(default=10.0, validator=_non_negative)

@@ -45,6 +45,7 @@ from gancore.losses import clip_weights as _clip_weights
 from gancore.nn import NetworkSpec, init_state
 from gancore.training import _state
 from gancore.training._config import TrainConfig
+from gancore.training._replay import ReplayPool
 from gancore.training._signals import stop_requests
 
 __all__ = ["CycleGANTrainer", "GANTrainer", "SGANTrainer", "make_trainer", "resolve_loss"]
@@ -87,7 +88,8 @@ def resolve_loss(name: str) -> Any:
 def _reject_gan_options(trainer: str, config: TrainConfig) -> None:
     """The penalties and the reuse of fakes belong to GANTrainer's critic step; other
     algorithms must not drop them silently."""
-    off = {"gradient_penalty": 0, "r1_penalty": 0, "reuse_fakes": False, "diffaugment": None}
+    off = {"gradient_penalty": 0, "r1_penalty": 0, "reuse_fakes": False, "diffaugment": None,
+           "replay": 0}
     for name, default in off.items():
         value = getattr(config, name, default)
         if value:
@@ -174,6 +176,12 @@ class _Trainer:
     def _local(self, rows: np.ndarray) -> Array:
         """This worker's rows of a global batch's array, as a step input."""
         return self.native(self.workers.shard(rows))
+
+    def _global_rows(self, x: Array) -> np.ndarray:
+        """Every worker's rows of a step output, in rank order, as numpy."""
+        if self.workers.distributed:
+            x = self.backend.all_gather(x, self.workers)
+        return self.backend.to_numpy(x)
 
     def _make_update(self, objective: Any, optimizer: Any, post: Any = None) -> Any:
         """A backend update; in a data-parallel job it averages over the workers."""
@@ -461,6 +469,13 @@ class GANTrainer(_Trainer):
             hflip=config.hflip,
         )
         self._augment = self._diffaugment(config.diffaugment)
+        if config.replay and self.conditional:
+            raise InvalidArgumentError(
+                f"replay must be 0 for a conditional architecture (a past fake was made for "
+                f"other labels than the batch's); received {config.replay}"
+            )
+        self._replay = ReplayPool(config.replay, config.replay_fraction) if config.replay \
+            else None
         self.fixed_noise = np.random.default_rng(self._seeds[4]).standard_normal(
             (config.grid_size, self.latent_dim)
         ).astype(np.float32)
@@ -563,7 +578,11 @@ class GANTrainer(_Trainer):
                 made = self.G(inputs["z"], *cond, training=True)
         # The penalties see what the critic sees: the augmented samples (DiffAugment).
         real = self._pack(self._augmented(inputs["x"], inputs, "real"))
-        fake = self._pack(self._augmented(ops.stop_gradient(made), inputs, "fake"))
+        fake = ops.stop_gradient(made)
+        if "replay_mask" in inputs:  # experience replay: past fakes where the mask is 1
+            mask = inputs["replay_mask"]
+            fake = fake * (1.0 - mask) + inputs["replayed"] * mask
+        fake = self._pack(self._augmented(fake, inputs, "fake"))
 
         def critic(v: Array) -> Array:
             return self.D(v, *cond, training=True)
@@ -595,6 +614,8 @@ class GANTrainer(_Trainer):
             loss = loss + r1
             # Logged at the config's gamma, whatever a lazy step weighs it by.
             metrics["r1"] = r1 if gamma == cfg.r1_penalty else r1 * (cfg.r1_penalty / gamma)
+        if self._replay is not None:
+            metrics["_fake"] = made  # the fresh fakes, for the pool
         metrics = {k: ops.stop_gradient(v) for k, v in metrics.items()}
         return (loss, metrics, {"fake": made}) if keep_fakes else (loss, metrics)
 
@@ -630,6 +651,9 @@ class GANTrainer(_Trainer):
         if cfg.r1_final is not None:
             # The scheduled gamma enters as an input: a compiled step is traced once.
             inputs["r1_scale"] = self.native(np.full(1, cfg.r1_factor(self.step), np.float32))
+        if self._replay is not None:
+            replayed, mask = self._replay.draw(n, tuple(self.data.shape), self.rng)
+            inputs["replayed"], inputs["replay_mask"] = self._local(replayed), self._local(mask)
         return {**inputs, **self._augment_inputs("real", n), **self._augment_inputs("fake", n)}
 
     def generator_inputs(self) -> dict[str, Array]:
@@ -651,6 +675,8 @@ class GANTrainer(_Trainer):
             else:
                 d_metrics = {**(self._d_update_lazy if off else self._d_update)(
                     self.critic_inputs())}
+            if self._replay is not None:  # the pool sees the global batch's fakes
+                self._replay.add(self._global_rows(d_metrics.pop("_fake")), self.rng)
             if not off:
                 self._last_r1 = d_metrics.get("r1")
             elif self._last_r1 is not None:
@@ -708,7 +734,8 @@ class GANTrainer(_Trainer):
         self._last_r1 = None if last is None else self.native(np.asarray(last, np.float32))
 
     def stateful_parts(self) -> dict[str, Any]:
-        return {"batches": self._batches}
+        parts = {"batches": self._batches}
+        return {**parts, "replay": self._replay} if self._replay is not None else parts
 
     def datasets(self) -> list[Dataset]:
         return [self.data]
@@ -968,12 +995,6 @@ class CycleGANTrainer(_Trainer):
             {"a": a, "b": b, "fake_a": self._local(fake_a), "fake_b": self._local(fake_b)}
         )
         return {**g_metrics, **d_metrics}
-
-    def _global_rows(self, x: Array) -> np.ndarray:
-        """Every worker's rows of a step output, in rank order, as numpy."""
-        if self.workers.distributed:
-            x = self.backend.all_gather(x, self.workers)
-        return self.backend.to_numpy(x)
 
     def translate(self, images: np.ndarray, direction: str = "ab",
                   batch_size: int = 64) -> np.ndarray:
