@@ -10,9 +10,11 @@ from __future__ import annotations
 from gancore.training._callbacks import (
     Callback,
     CheckpointEvery,
+    CriticProbe,
     MetricsLog,
     ProgressBar,
     SampleGrid,
+    TensorBoardLog,
 )
 from gancore.training._checkpoint import (
     Checkpoint,
@@ -22,6 +24,7 @@ from gancore.training._checkpoint import (
     save_checkpoint,
 )
 from gancore.training._config import OptimizerConfig, TrainConfig
+from gancore.training._epochs import Epochs, steps_per_epoch
 from gancore.training._images import image_grid, save_samples
 from gancore.training._recipes import (
     RECIPES,
@@ -47,7 +50,9 @@ __all__ = [
     "Checkpoint",
     "CheckpointEvery",
     "CheckpointLimits",
+    "CriticProbe",
     "CycleGANTrainer",
+    "Epochs",
     "GANTrainer",
     "ImagePool",
     "MetricsLog",
@@ -57,6 +62,7 @@ __all__ = [
     "RunResult",
     "SGANTrainer",
     "SampleGrid",
+    "TensorBoardLog",
     "TrainConfig",
     "build_architecture",
     "default_backend",
@@ -71,5 +77,6 @@ __all__ = [
     "save_checkpoint",
     "save_samples",
     "standing_statistics",
+    "steps_per_epoch",
     "train",
 ]

@@ -90,16 +90,18 @@ def save_points_plot(path: str | os.PathLike[str], points: np.ndarray,
     return path
 
 
-def samples_picture(samples: np.ndarray) -> np.ndarray | None:
-    """The grid picture of image samples, or None for non-image samples."""
+def samples_picture(samples: np.ndarray, columns: int | None = None) -> np.ndarray | None:
+    """The grid picture of image samples (`columns` wide, default square), or None for
+    non-image samples."""
     if samples.ndim != 4:
         return None
-    return image_grid(samples, scale=_scale_for(samples.shape[1]))
+    return image_grid(samples, columns=columns, scale=_scale_for(samples.shape[1]))
 
 
 def save_samples(path: str | os.PathLike[str], samples: np.ndarray,
-                 means: np.ndarray | None = None) -> Path:
-    """Images as a PNG grid; 2-D points as a scatter plot; `.npy` paths as raw arrays."""
+                 means: np.ndarray | None = None, columns: int | None = None) -> Path:
+    """Images as a PNG grid (`columns` wide, default square); 2-D points as a scatter
+    plot; `.npy` paths as raw arrays."""
     path = Path(path)
     if path.suffix == ".npy":
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -107,7 +109,7 @@ def save_samples(path: str | os.PathLike[str], samples: np.ndarray,
         return path
     if path.suffix.lower() != ".png":
         raise InvalidArgumentError(f"out must end in .png or .npy; received {str(path)!r}")
-    picture = samples_picture(samples)
+    picture = samples_picture(samples, columns)
     if picture is not None:
         return save_png(path, picture)
     if samples.ndim == 2 and samples.shape[1] == 2:

@@ -24,9 +24,17 @@ from gancore._errors import (
 )
 from gancore.data import GaussianMixture2D
 from gancore.distributed import Workers, from_environment
-from gancore.training._callbacks import CheckpointEvery, MetricsLog, ProgressBar, SampleGrid
+from gancore.training._callbacks import (
+    CheckpointEvery,
+    CriticProbe,
+    MetricsLog,
+    ProgressBar,
+    SampleGrid,
+    TensorBoardLog,
+)
 from gancore.training._checkpoint import Checkpoint, load_checkpoint
 from gancore.training._config import TrainConfig
+from gancore.training._epochs import Epochs, steps_per_epoch
 from gancore.training._recipes import (
     Recipe,
     build_architecture,
@@ -70,7 +78,8 @@ def train(recipe: str | Recipe = "dcgan", *, backend: str | None = None,
           dataset: str | None = None, dataset_options: Mapping[str, Any] | None = None,
           overwrite: bool = False, keep_checkpoints: int = 3,
           threads: int | str | None = None, workers: Workers | None = None,
-          sync_batch_norm: bool = False) -> RunResult:
+          sync_batch_norm: bool = False, epochs: Epochs | None = None,
+          tensorboard: bool = False) -> RunResult:
     """Train a recipe and write samples, plots, metrics and checkpoints into `out_dir`.
 
     Without `out_dir` the run goes to ``runs/<recipe>[-<arch>][-<loss>][-<dataset>]-<backend>``
@@ -83,6 +92,12 @@ def train(recipe: str | Recipe = "dcgan", *, backend: str | None = None,
     In a data-parallel job (`workers`; by default read from the environment torchrun or
     ``TF_CONFIG`` sets) every worker calls `train` alike; worker 0 alone writes the folder.
     `sync_batch_norm` normalises over the global batch instead of each worker's rows.
+
+    `epochs` (an `Epochs`) gives the length and the sample and checkpoint frequencies in
+    passes over the data instead (converted to steps once the data is loaded; run.json
+    records both). `tensorboard` also writes TensorBoard events to ``<out_dir>/tensorboard``
+    (needs tensorboardX). The logged metrics include the critic's probabilities on held
+    real and fake samples and its accuracy, where the loss has them (`CriticProbe`).
     """
     base = get_recipe(recipe) if isinstance(recipe, str) else recipe
     overrides = dict(config or {})
@@ -104,7 +119,7 @@ def train(recipe: str | Recipe = "dcgan", *, backend: str | None = None,
         folder = RunFolder(out_dir if out_dir is not None else default)
     return _execute(folder, rec, backend=backend, device=device, progress=progress,
                     compile=compile, keep=keep_checkpoints, checkpoint=None, threads=threads,
-                    workers=workers)
+                    workers=workers, epochs=epochs or Epochs(), tensorboard=tensorboard)
 
 
 def _workers(backend: str, workers: Workers | None, sync_batch_norm: bool) -> Workers:
@@ -123,7 +138,8 @@ def resume(run_dir: str | os.PathLike[str], *, steps: int | None = None,
            backend: str | None = None, device: str = "auto", progress: bool = True,
            compile: bool = False, config: Mapping[str, Any] | None = None,
            keep_checkpoints: int = 3, threads: int | str | None = None,
-           workers: Workers | None = None, sync_batch_norm: bool | None = None) -> RunResult:
+           workers: Workers | None = None, sync_batch_norm: bool | None = None,
+           tensorboard: bool | None = None) -> RunResult:
     """Continue the run in `run_dir` from its latest checkpoint to its configured steps
     (`steps` may raise them), appending to its metrics, plots, frames and GIF as if it had
     never stopped. On the backend that wrote the checkpoint the result is bit for bit the
@@ -133,7 +149,8 @@ def resume(run_dir: str | os.PathLike[str], *, steps: int | None = None,
     keeps its thread count unless `threads` says otherwise (a framework's sums can depend
     on it: bit-for-bit equality holds at the same count). A run resumes on any number of
     workers (the global batch is the run's); it keeps its synchronised batch norm unless
-    `sync_batch_norm` says otherwise."""
+    `sync_batch_norm` says otherwise, and its TensorBoard logging unless `tensorboard`
+    does."""
     folder = RunFolder(run_dir)
     record = folder.settings()
     if sync_batch_norm is None:
@@ -152,7 +169,9 @@ def resume(run_dir: str | os.PathLike[str], *, steps: int | None = None,
     checkpoint = load_checkpoint(checkpoint_path)
     return _execute(folder, rec, backend=backend, device=device, progress=progress,
                     compile=compile, keep=keep_checkpoints, checkpoint=checkpoint, record=record,
-                    threads=threads, default_threads=record.get("threads"), workers=workers)
+                    threads=threads, default_threads=record.get("threads"), workers=workers,
+                    tensorboard=bool(record.get("tensorboard", False)) if tensorboard is None
+                    else tensorboard)
 
 
 def _settings_of(rec: Recipe) -> dict[str, Any]:
@@ -184,7 +203,8 @@ def _recipe_from(settings: Mapping[str, Any]) -> Recipe:
 def _execute(folder: RunFolder, rec: Recipe, *, backend: str, device: str, progress: bool,
              compile: bool, keep: int, checkpoint: Checkpoint | None,
              record: Mapping[str, Any] | None = None, threads: Any = None,
-             default_threads: Any = None, workers: Workers | None = None) -> RunResult:
+             default_threads: Any = None, workers: Workers | None = None,
+             epochs: Epochs | None = None, tensorboard: bool = False) -> RunResult:
     workers = workers or Workers()
     main = workers.is_main
     if not main:  # the other workers write nothing
@@ -210,6 +230,10 @@ def _execute(folder: RunFolder, rec: Recipe, *, backend: str, device: str, progr
                     raise
                 # A default cannot move a framework that this process already runs.
                 warnings.warn(f"{e}; training on those", stacklevel=3)
+        epochs = epochs or Epochs()
+        if epochs:
+            rec = attrs.evolve(rec, config=epochs.apply(rec.config, data,
+                                                        getattr(pair, "packing", 1)))
         cfg = rec.config
         means = None
         if rec.dataset in ("ring", "grid"):
@@ -217,8 +241,12 @@ def _execute(folder: RunFolder, rec: Recipe, *, backend: str, device: str, progr
         callbacks: list[Any] = [ProgressBar()] if progress and main else []
         checkpoints = CheckpointEvery(out, every=cfg.checkpoint_every, keep=keep)
         if main:
-            callbacks += [MetricsLog(out), SampleGrid(out, every=cfg.sample_every, means=means),
-                          checkpoints]
+            # The probe adds to the logged metrics before the logs write them.
+            callbacks += [CriticProbe(), MetricsLog(out),
+                          SampleGrid(out, every=cfg.sample_every, means=means)]
+            if tensorboard:
+                callbacks.append(TensorBoardLog(out / "tensorboard"))
+            callbacks.append(checkpoints)
         train_data: Any = (data, inverted(data)) if cfg.algorithm == "cyclegan" else data
         trainer = make_trainer(pair, train_data, cfg, backend=backend, device=device,
                                callbacks=callbacks, compile=compile, workers=workers)
@@ -246,7 +274,13 @@ def _execute(folder: RunFolder, rec: Recipe, *, backend: str, device: str, progr
                                   "backend": backend, "threads": count, "status": "running",
                                   "steps": trainer.step, "seconds": seconds_before,
                                   "workers": workers.world_size,
-                                  "sync_batch_norm": workers.sync_batch_norm}
+                                  "sync_batch_norm": workers.sync_batch_norm,
+                                  "tensorboard": bool(tensorboard)}
+        if epochs:
+            status["epochs"] = {**attrs.asdict(epochs), "steps_per_epoch": steps_per_epoch(
+                len(data), cfg, getattr(pair, "packing", 1))}
+        elif record and "epochs" in record:
+            status["epochs"] = record["epochs"]
         folder.write_settings(status)
         start = time.perf_counter()
         try:
