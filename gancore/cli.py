@@ -73,6 +73,11 @@ _FLAG_TYPES: dict[str, tuple[type, str]] = {
     "threads": ((int, str), "an int or 'auto'"),
     "replay_fraction": ((int, float), "a number"),
 }
+#: The flags that measure a run in epochs, and TensorBoard's (TOML keys like the others).
+_TRAIN_FLAGS += ("epochs", "sample_every_epochs", "checkpoint_every_epochs", "tensorboard")
+_FLAG_TYPES.update({"epochs": ((int, float), "a number"), "tensorboard": (bool, "true or false"),
+                    **{k: (int, "an int") for k in ("sample_every_epochs",
+                                                    "checkpoint_every_epochs")}})
 
 
 def _load_toml(path: str) -> dict[str, Any]:
@@ -156,8 +161,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
               "progress": not args.no_progress, "compile": bool(s.get("compile", False)),
               "keep_checkpoints": s.get("keep_checkpoints", 3), "threads": s.get("threads")}
     sync = s.get("sync_batch_norm")
+    tensorboard = s.get("tensorboard")
     if args.resume:
         common["sync_batch_norm"] = sync
+        common["tensorboard"] = tensorboard
+        if any(s.get(k) is not None for k in _EPOCH_FLAGS):
+            raise GancoreError("--epochs and --*-every-epochs cannot be given with --resume: "
+                               "resume with --steps (run.json says the steps per epoch)")
         _check_resume_flags(args.resume, s, data_options)
         result = resume(args.resume, backend=s.get("backend"), config=s["train"], **common)
         verb = "resumed and trained to"
@@ -167,7 +177,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
             seed=s.get("seed"), config=s["train"], architecture=s.get("arch"),
             architecture_options=s["architecture"], dataset=s.get("dataset"),
             dataset_options=data_options, overwrite=bool(s.get("overwrite", False)),
-            sync_batch_norm=bool(sync), **common,
+            sync_batch_norm=bool(sync), tensorboard=bool(tensorboard),
+            epochs=_epochs(s), **common,
         )
         verb = "trained"
     workers_of = result.trainer.workers
@@ -180,6 +191,20 @@ def _cmd_train(args: argparse.Namespace) -> int:
           f"{result.seconds:.1f} s ({shown})")
     print(f"wrote {result.out_dir}/: samples.png, losses.png, metrics.jsonl, checkpoint/")
     return 0
+
+
+_EPOCH_FLAGS = ("epochs", "sample_every_epochs", "checkpoint_every_epochs")
+
+
+def _epochs(s: dict[str, Any]) -> Any:
+    """--epochs, --sample-every-epochs and --checkpoint-every-epochs as an `Epochs`."""
+    from gancore.training import Epochs
+
+    given = {k.removesuffix("_epochs") if k != "epochs" else k: s.get(k) for k in _EPOCH_FLAGS}
+    if given["epochs"] is not None and s.get("steps") is not None:
+        raise GancoreError(f"--epochs and --steps cannot both be given: choose one; received "
+                           f"--epochs {given['epochs']} and --steps {s['steps']}")
+    return Epochs(**given)
 
 
 def _launch(args: argparse.Namespace, s: dict[str, Any], workers: int) -> int:
@@ -321,6 +346,17 @@ def _int_in(low: int, high: int | None = None) -> Any:
 _SEED = _int_in(0, 2**64 - 1)
 
 
+def _positive_number(text: str) -> float:
+    """An argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number > 0; received {text!r}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="gancore", description="GANs written once, run on PyTorch or TensorFlow."
@@ -364,6 +400,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--sample-every", type=_int_in(0), dest="sample_every")
     p.add_argument("--checkpoint-every", type=_int_in(0), dest="checkpoint_every",
                    help="write a step-numbered checkpoint every N steps (0: only at the end)")
+    p.add_argument("--epochs", type=_positive_number,
+                   help="train for N passes of the critic over the data instead of --steps")
+    p.add_argument("--sample-every-epochs", type=_int_in(0), dest="sample_every_epochs",
+                   help="a fixed-noise sample grid every N epochs")
+    p.add_argument("--checkpoint-every-epochs", type=_int_in(0),
+                   dest="checkpoint_every_epochs", help="a checkpoint every N epochs")
+    p.add_argument("--tensorboard", action="store_true", default=None,
+                   help="also write TensorBoard events to OUT/tensorboard (needs tensorboardX: "
+                        "pip install gancore[tensorboard])")
     p.add_argument("--keep-checkpoints", type=_int_in(1), dest="keep_checkpoints",
                    help="how many numbered checkpoints to keep (default 3)")
     p.add_argument("--threads", type=_threads,
