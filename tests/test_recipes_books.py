@@ -160,3 +160,90 @@ def test_the_baseline_coverage_depends_on_the_count_it_is_scored_at(tmp_path: Pa
     full = evaluate(data.images[:899], "digits", classifier=settings, cache_dir=tmp_path)
     assert few.baseline.prdc.coverage < full.baseline.prdc.coverage
 
+
+
+# -- the books' experiments as recipes, on small generated data -----------------------------
+
+
+@pytest.mark.parametrize("recipe", ["flowers-cgan", "flowers-wgan-gp"])
+def test_the_flowers_recipes_train_on_class_sub_folders(recipe: str, tmp_path: Path) -> None:
+    from gancore.training import train
+
+    folder = _image_folder(tmp_path / "flowers", classes=3, per_class=4, side=20)
+    result = train(recipe, backend="torch", steps=2, progress=False, out_dir=tmp_path / "run",
+                   config={"batch_size": 4},
+                   dataset_options={"folder": str(folder), "size": [16, 16]})
+    trainer, cfg = result.trainer, result.trainer.config
+    assert cfg.hflip and cfg.batch_size == 4
+    if recipe == "flowers-cgan":
+        # The class count comes from the sub-folders; half of the real labels are flipped.
+        assert trainer.num_classes == 3 and cfg.flip_fraction == 0.5
+        assert RECIPES[recipe].config.batch_size == 128
+        assert RECIPES[recipe].architecture_options["input_dropout"] == 0.25
+    else:
+        assert (cfg.n_critic, cfg.gradient_penalty) == (5, 10.0)
+        assert (cfg.critic_optimizer.lr, cfg.generator_optimizer.lr) == (2e-4, 1e-3)
+        assert (cfg.critic_optimizer.beta1, cfg.critic_optimizer.beta2) == (0.0, 0.9)
+    assert (result.out_dir / "samples.png").is_file()
+
+
+def test_the_flowers_cgan_refuses_a_folder_of_one_class(tmp_path: Path) -> None:
+    from gancore.training import train
+
+    folder = _image_folder(tmp_path / "one", classes=1, per_class=4)
+    with pytest.raises(InvalidArgumentError, match="labelled data of 2 or more classes"):
+        train("flowers-cgan", backend="torch", steps=1, progress=False,
+              out_dir=tmp_path / "run", dataset_options={"folder": str(folder),
+                                                         "size": [16, 16]})
+
+
+def test_the_report_dcgan_runs_in_epochs_with_a_grid_each(both_splits: Path,
+                                                          tmp_path: Path) -> None:
+    from gancore.training import Epochs, train
+
+    # The recipe's own frequencies (a grid every epoch, a checkpoint every 15) over a run of
+    # 16 epochs of 30 images in batches of 10: 3 steps an epoch.
+    result = train("fashion-mnist-dcgan", backend="torch", progress=False,
+                   out_dir=tmp_path / "run", config={"batch_size": 10},
+                   dataset_options={"folder": str(both_splits)},
+                   epochs=Epochs(epochs=16, sample_every=1, checkpoint_every=15))
+    out = result.out_dir
+    assert result.trainer.step == 48
+    grids = sorted(p.name for p in out.glob("samples_*.png"))
+    assert grids[:2] == ["samples_000003.png", "samples_000006.png"] and len(grids) == 16
+    assert sorted(p.name for p in (out / "checkpoints").iterdir())[-2:] == [
+        "step-00000045", "step-00000048"]
+    assert (out / "progress.gif").is_file()
+    record = json.loads((out / "run.json").read_text())
+    assert record["epochs"]["steps_per_epoch"] == 3
+    assert RECIPES["fashion-mnist-dcgan"].epochs == Epochs(50, 1, 15)
+
+
+def test_a_recipes_epochs_give_way_to_steps(both_splits: Path, tmp_path: Path) -> None:
+    from gancore.training import train
+
+    result = train("fashion-mnist-dcgan", backend="torch", steps=4, progress=False,
+                   out_dir=tmp_path / "run", config={"batch_size": 10},
+                   dataset_options={"folder": str(both_splits)})
+    assert result.trainer.step == 4
+    assert result.trainer.config.sample_every == 3  # still a grid every epoch
+
+
+def test_the_mnist_sgan_reports_its_test_accuracy(both_splits: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    assert main(["train", "--recipe", "mnist-sgan", "--data", str(both_splits), "--steps", "2",
+                 "--batch-size", "10", "--backend", "torch", "--no-progress", "--out",
+                 str(out), "--config", str(_toml(tmp_path, "[train]\nnum_labeled = 20\n"))]) == 0
+    assert "test_accuracy" in capsys.readouterr().out
+    metrics = json.loads((out / "run.json").read_text())["metrics"]
+    # The test split's images are all black, the training split's all white: the critic's
+    # accuracy on the 20 test images is a multiple of 1/20.
+    assert 0 <= metrics["test_accuracy"] <= 1
+    assert metrics["test_accuracy"] * 20 == pytest.approx(round(metrics["test_accuracy"] * 20))
+
+
+def _toml(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "run.toml"
+    path.write_text(text)
+    return path

@@ -20,6 +20,7 @@ from gancore.architectures import BUILTIN_ARCHITECTURES, ArchitecturePair, Nativ
 from gancore.data import BUILTIN_DATASETS, Dataset, StreamingDataset
 from gancore.data._idx import mnist_split
 from gancore.training._config import OptimizerConfig, TrainConfig
+from gancore.training._epochs import Epochs
 
 __all__ = ["RECIPES", "Recipe", "get_recipe", "load_dataset", "build_architecture"]
 
@@ -40,6 +41,9 @@ class Recipe:
     config: TrainConfig
     architecture_options: Mapping[str, Any] = attrs.field(factory=dict)
     dataset_options: Mapping[str, Any] = attrs.field(factory=dict)
+    #: The book's length and frequencies in epochs (used when no steps are given; its
+    #: frequencies apply to any length); None: the config's steps.
+    epochs: Epochs | None = None
 
     def with_overrides(self, *, architecture: str | None = None, dataset: str | None = None,
                        config: Mapping[str, Any] | None = None,
@@ -120,6 +124,26 @@ def resolved(rec: Recipe) -> Recipe:
     if rec.dataset not in ("mnist", "fashion_mnist"):
         return rec
     return attrs.evolve(rec, dataset_options=mnist_options(rec.dataset, rec.dataset_options))
+
+
+#: An architecture option's value that stands for the data's class count.
+FROM_DATA = "data"
+
+
+def with_data_classes(options: Mapping[str, Any], data: Any) -> dict[str, Any]:
+    """`options` with ``num_classes = "data"`` replaced by the data's class count (the
+    class sub-folders of an image folder), or an error when the data has no labels."""
+    options = dict(options)
+    if options.get("num_classes") == FROM_DATA:
+        classes = getattr(data, "num_classes", None)
+        if not classes or classes < 2:
+            raise InvalidArgumentError(
+                f"this recipe needs labelled data of 2 or more classes (an image folder with "
+                f"one sub-folder per class); received {data.name!r} with "
+                f"num_classes={classes}"
+            )
+        options["num_classes"] = int(classes)
+    return options
 
 
 def build_architecture(name: str, sample_shape: tuple[int, ...],
@@ -211,6 +235,46 @@ _DCGAN_ADAM = OptimizerConfig.adam(2e-4, 0.5)
 _GP_ADAM = OptimizerConfig.adam(1e-4, 0.0, 0.9)
 
 
+def _book_recipes(base: TrainConfig) -> list[Recipe]:
+    """The experiments the books run on real data (`docs/experiments.md`)."""
+    folder: dict[str, Any] = {"dataset": "image_folder", "dataset_options": {"size": [64, 64]}}
+    # MATLAB's conditional GAN on the flowers: 64x64 images from class sub-folders, labels
+    # embedded (50) and joined to noise and image, dropout 0.25 on the critic's input, half
+    # of the real labels flipped, batch 128, Adam 2e-4 with betas 0.5 / 0.999, random
+    # horizontal flips.
+    flowers = attrs.evolve(base, steps=5000, batch_size=128, flip_fraction=0.5, hflip=True,
+                           log_every=50, sample_every=500, checkpoint_every=1000)
+    # The same slides' WGAN-GP: critic 2e-4, generator 1e-3, betas 0 / 0.9, five critic
+    # steps, lambda 10 (a layer-normalised critic: batch norm breaks the penalty).
+    flowers_gp = attrs.evolve(flowers, loss="wasserstein", gradient_penalty=10.0, n_critic=5,
+                              batch_size=64, flip_fraction=0.0,
+                              critic_optimizer=OptimizerConfig.adam(2e-4, 0.0, 0.9),
+                              generator_optimizer=OptimizerConfig.adam(1e-3, 0.0, 0.9))
+    # The report's DCGANs: a fixed-noise grid every epoch, a checkpoint every 15, 50 epochs.
+    report = Epochs(epochs=50, sample_every=1, checkpoint_every=15)
+    report_cfg = attrs.evolve(base, batch_size=128, log_every=100)
+    return [
+        Recipe("flowers-cgan", "MATLAB's conditional GAN: 64x64 flowers from class "
+               "sub-folders, flip factor 0.5, input dropout 0.25, hflip (--data DIR)", "dcgan",
+               config=flowers, architecture_options={"num_classes": FROM_DATA,
+                                                     "input_dropout": 0.25}, **folder),
+        Recipe("flowers-wgan-gp", "MATLAB's WGAN-GP: 64x64 flowers, lr 2e-4 / 1e-3, betas "
+               "0 / 0.9, 5 critic steps, lambda 10, hflip (--data DIR)", "dcgan",
+               config=flowers_gp, architecture_options={"norm": "layer"}, **folder),
+        Recipe("fashion-mnist-dcgan", "the report's DCGAN on Fashion-MNIST: 50 epochs, a grid "
+               "every epoch, a checkpoint every 15 (--data DIR)", "dcgan", config=report_cfg,
+               dataset="fashion_mnist", epochs=report),
+        Recipe("cifar10-dcgan", "the report's DCGAN on CIFAR-10 (32x32): 50 epochs, a grid "
+               "every epoch, a checkpoint every 15 (--data DIR)", "dcgan", config=report_cfg,
+               dataset="cifar10", epochs=report),
+        Recipe("mnist-sgan", "the SGAN on MNIST: 100 labels, K-class critic; reports the "
+               "critic's test accuracy (--data DIR)", "dcgan",
+               config=attrs.evolve(base, algorithm="sgan", num_labeled=100, steps=3000),
+               architecture_options={"num_classes": 10, "semi_supervised": True},
+               dataset="mnist"),
+    ]
+
+
 def _recipes() -> dict[str, Recipe]:
     digits: dict[str, Any] = {"dataset": "digits"}
     base = TrainConfig(steps=2000, batch_size=64, log_every=50, sample_every=200,
@@ -293,6 +357,7 @@ def _recipes() -> dict[str, Recipe]:
         Recipe("mnist-cgan", "conditional DCGAN on MNIST (--data PATH)", "dcgan",
                config=attrs.evolve(base, steps=3000), architecture_options={"num_classes": 10},
                dataset="mnist"),
+        *_book_recipes(base),
     ]
     return {r.name: r for r in items}
 

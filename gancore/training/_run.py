@@ -22,7 +22,7 @@ from gancore._errors import (
     RunFolderError,
     TrainingStopped,
 )
-from gancore.data import GaussianMixture2D
+from gancore.data import Dataset, GaussianMixture2D
 from gancore.distributed import Workers, from_environment
 from gancore.training._callbacks import (
     CheckpointEvery,
@@ -42,6 +42,7 @@ from gancore.training._recipes import (
     inverted,
     load_dataset,
     resolved,
+    with_data_classes,
 )
 from gancore.training._run_folder import RunFolder
 from gancore.training._threads import resolve_threads
@@ -109,6 +110,10 @@ def train(recipe: str | Recipe = "dcgan", *, backend: str | None = None,
                               architecture_options=architecture_options,
                               dataset_options=dataset_options)
     rec = resolved(rec)
+    if epochs is None and rec.epochs is not None:
+        # A recipe's epochs set its length unless steps are given; its frequencies stay.
+        given = steps is not None or "steps" in (config or {})
+        epochs = attrs.evolve(rec.epochs, epochs=None) if given else rec.epochs
     backend = backend or default_backend()
     workers = _workers(backend, workers, sync_batch_norm)
     parts = [rec.name, *(p for p in (architecture, (config or {}).get("loss"), dataset) if p)]
@@ -218,7 +223,8 @@ def _execute(folder: RunFolder, rec: Recipe, *, backend: str, device: str, progr
     count = resolve_threads(threads)
     with folder.lock():
         data = load_dataset(rec.dataset, rec.dataset_options)
-        pair = build_architecture(rec.architecture, tuple(data.shape), rec.architecture_options)
+        pair = build_architecture(rec.architecture, tuple(data.shape),
+                                  with_data_classes(rec.architecture_options, data))
         # Before the trainer builds anything: TensorFlow takes threads only before its
         # first op.
         native = get_backend(backend)
@@ -296,8 +302,23 @@ def _execute(folder: RunFolder, rec: Recipe, *, backend: str, device: str, progr
             kept = f"the last good checkpoint is {out / 'checkpoint'}" + (
                 f" (step {good})" if good is not None else "")
             raise NonFiniteError(f"{e}; {kept}") from None
+        if cfg.algorithm == "sgan" and main:
+            metrics = {**metrics, **_sgan_accuracy(trainer, rec, data)}
         seconds = _finish(folder, status, trainer, start, "finished", metrics)
     return RunResult(trainer, out, metrics, seconds)
+
+
+def _sgan_accuracy(trainer: Any, rec: Recipe, data: Any) -> dict[str, float]:
+    """The SGAN critic's classification accuracy: on the test split of an MNIST-format
+    dataset trained on its training split (``test_accuracy``), else on the training data
+    itself (``train_accuracy``: no unseen data to score it on)."""
+    options = dict(rec.dataset_options)
+    if rec.dataset in ("mnist", "fashion_mnist") and options.get("split") == "train":
+        test = load_dataset(rec.dataset, {**options, "split": "test", "stream": False})
+        return {"test_accuracy": trainer.accuracy(test)}
+    if not isinstance(data, Dataset):
+        return {}
+    return {"train_accuracy": trainer.accuracy(data)}
 
 
 def _finish(folder: RunFolder, status: dict[str, Any], trainer: Any, start: float,
