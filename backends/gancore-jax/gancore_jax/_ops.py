@@ -8,6 +8,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax._src.array import ArrayImpl
 
 from gancore import InvalidArgumentError
 from gancore_jax._nn import JaxParameter, to_numpy
@@ -23,8 +24,10 @@ class JaxOps:
 
     name = "jax"
     #: Registered for dispatch when the backend loads (see gancore.backend); tracers are
-    #: found through their module, ``jax``.
-    array_types = (type(jnp.zeros(())), JaxParameter)
+    #: found through their module, ``jax``. The concrete type is named, not made: creating
+    #: an array would start XLA's CPU client, whose thread count is fixed from then on
+    #: (`JaxBackend.set_threads` must still work after the backend loads).
+    array_types = (ArrayImpl, JaxParameter)
 
     def __init__(self) -> None:
         # The generic losses are written with softplus, which jax.nn computes stably: no
