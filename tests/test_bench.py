@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _helpers import ALL_FRAMEWORKS, load_backend
 
 from gancore import InvalidArgumentError, bench
 from gancore.architectures import dcgan
 from gancore.bench._catalog import (
     BASELINE_STYLE,
     BASELINES,
+    EAGER_TWINS,
     WORKLOADS,
     Job,
     check_names,
@@ -130,7 +132,9 @@ def test_a_hanging_or_crashing_job_becomes_a_row_and_the_rest_runs() -> None:
     assert "exit code 3: boom" in results[2]["error"]
 
 
-def test_quick_run_writes_json_markdown_and_chart(backend: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ALL_FRAMEWORKS)
+def test_quick_run_writes_json_markdown_and_chart(name: str, tmp_path: Path) -> None:
+    backend = load_backend(name)
     losses = ("gradient_penalty", "minimax_critic_loss")
     args = _args("--quick", "--backend", backend.name, "--workloads", "losses", "mixture",
                  "--losses", *losses, "--repeats", "1", "--out", str(tmp_path))
@@ -148,13 +152,18 @@ def test_quick_run_writes_json_markdown_and_chart(backend: Any, tmp_path: Path) 
     (train,) = [r for r in rows if r["workload"] == "mixture"]
     assert (backend.name, "mixture") in BASELINES
     sides = ["gancore", "baseline"]
-    if BASELINE_STYLE[backend.name] != "eager":  # the compiled loop's eager twin
+    ratios = ["ratio", "cpu_ratio"]
+    if backend.name in EAGER_TWINS:  # the compiled loop's eager twin
         sides.append("eager_baseline")
+    if backend.name in EAGER_TWINS or BASELINE_STYLE[backend.name] == "eager":
+        ratios.append("eager_ratio")
+    else:
+        assert "eager_ratio" not in train
     for side in sides:
         for key in ("step_s", "steps_per_s", "samples_per_s", "gflops", "ceiling_fraction",
                     "memory", "compile_s"):
             assert key in train[side], (side, key)
-    for key in ("ratio", "eager_ratio", "cpu_ratio"):
+    for key in ratios:
         assert {"median", "min", "max", "n"} <= set(train[key])
     assert train["flops_per_step"] > 0
     assert {"target", "measured", "met"} <= set(report["targets"][-1])
@@ -165,3 +174,28 @@ def test_quick_run_writes_json_markdown_and_chart(backend: Any, tmp_path: Path) 
     assert "| backend | workload | mode |" in text and "mixture" in text
     assert "## Losses" in text and "gradient_penalty" in text
     assert (tmp_path / "results.png").read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize("workload", ["dcgan", "wgan_gp", "mixture"])
+def test_the_hand_written_jax_loops_have_gancores_networks(workload: str) -> None:
+    """The JAX loop's networks have as many trainable values, in the same shapes, as the
+    architecture gancore runs for the workload: both sides do the same work. (Shapes by
+    abstract evaluation: nothing compiles.)"""
+    load_backend("jax")
+    import jax
+
+    from gancore.bench._training import setup
+    from gancore.bench.baselines import jax_dcgan, jax_pacgan
+    from gancore.nn import parameter_shapes, trainable_names
+
+    networks = {"dcgan": (jax_dcgan.generator(), jax_dcgan.critic()),
+                "wgan_gp": (jax_dcgan.generator(), jax_dcgan.critic(layer_norm=True)),
+                "mixture": (jax_pacgan.generator(), jax_pacgan.critic())}
+    s = setup(Job(0, "jax", workload, "jit", 4))
+    assert s.baseline is not None and s.eager_baseline is None
+    specs = (s.architecture.generator, s.architecture.critic)
+    for net, spec in zip(networks[workload], specs, strict=True):
+        params, _ = jax.eval_shape(net.init, jax.random.key_data(jax.random.key(0)))
+        shapes = parameter_shapes(spec)
+        want = sorted(shapes[name] for name in trainable_names(spec))
+        assert sorted(tuple(a.shape) for a in jax.tree_util.tree_leaves(params)) == want

@@ -18,12 +18,14 @@ from gancore._errors import InvalidArgumentError
 TRAIN_MODES: dict[str, tuple[str, ...]] = {
     "torch": ("eager", "compile"),
     "tensorflow": ("function", "xla"),
+    "jax": ("jit",),
 }
 LOSS_MODES: dict[str, tuple[str, ...]] = {
     "torch": ("eager", "compile"),
     "tensorflow": ("function", "eager", "xla"),
+    "jax": ("jit", "eager"),
 }
-MODES = ("eager", "compile", "function", "xla")
+MODES = ("eager", "compile", "function", "xla", "jit")
 
 #: What each mode means, for the report.
 MODE_NOTES = {
@@ -31,6 +33,7 @@ MODE_NOTES = {
     "compile": "compiled: gancore's make_update(compile=True), torch.compile",
     "function": "compiled: tf.function without XLA (gancore's default TensorFlow path)",
     "xla": "compiled: gancore's make_update(compile=True), tf.function(jit_compile=True)",
+    "jit": "compiled: jax.jit (every JAX update; JAX's eager mode: losses only)",
 }
 
 
@@ -70,8 +73,15 @@ WORKLOADS: dict[str, Workload] = {
 
 
 #: How each backend's hand-written loop runs, as ANCHORS.md describes it: PyTorch op by op
-#: (`loss.backward()`, `optimizer.step()`), TensorFlow with each step in `tf.function`.
-BASELINE_STYLE = {"torch": "eager", "tensorflow": "tf.function"}
+#: (`loss.backward()`, `optimizer.step()`), TensorFlow with each step in `tf.function`, JAX
+#: with the whole iteration in one `jax.jit` step.
+BASELINE_STYLE = {"torch": "eager", "tensorflow": "tf.function", "jax": "jax.jit"}
+
+#: The backends whose hand-written loop is also measured without its compilation, as the
+#: eager loop the compiled paths are compared with. PyTorch's loop is eager already; a JAX
+#: loop is written for `jax.jit` and nobody trains one op by op (each new op shape compiles
+#: on its first call: a DCGAN's first eager step takes longer than its whole jitted run).
+EAGER_TWINS = frozenset({"tensorflow"})
 
 #: The hand-written loop measured beside gancore's trainer, as "module:factory" in
 #: gancore.bench.baselines, by (backend, workload); the others have none. Where the loop
@@ -84,6 +94,9 @@ BASELINES: dict[tuple[str, str], str] = {
     ("tensorflow", "dcgan"): "tf_dcgan:dcgan_loop",
     ("tensorflow", "wgan_gp"): "tf_dcgan:wgan_gp_loop",
     ("tensorflow", "mixture"): "tf_pacgan:mixture_loop",
+    ("jax", "dcgan"): "jax_dcgan:dcgan_loop",
+    ("jax", "wgan_gp"): "jax_dcgan:wgan_gp_loop",
+    ("jax", "mixture"): "jax_pacgan:mixture_loop",
 }
 
 

@@ -2,7 +2,7 @@
 versions and threads, a matrix multiply for the machine's ceiling, and one forward plus
 backward pass of a loss in each execution mode.
 
-Only `gancore.bench._child` imports this module: it imports torch or TensorFlow.
+Only `gancore.bench._child` imports this module: it imports torch, TensorFlow or JAX.
 """
 
 from __future__ import annotations
@@ -102,7 +102,54 @@ class TensorFlowDriver:
         return run
 
 
-DRIVERS: dict[str, type[TorchDriver] | type[TensorFlowDriver]] = {
+class JaxDriver:
+    """JAX: the loss's value and gradient under `jax.jit`, or op by op (JAX dispatches
+    asynchronously, so every timed call waits for its result)."""
+
+    name = "jax"
+
+    def __init__(self, threads: int | None = None) -> None:
+        import gancore
+
+        if threads:  # XLA reads its thread count once, before its first computation
+            gancore.backend("jax").set_threads(threads)
+        import jax
+
+        self.jax = jax
+        self.threads = threads
+
+    def describe(self) -> dict[str, Any]:
+        # XLA has one CPU pool; None is its default (one thread per core).
+        return {"framework": "jax", "version": self.jax.__version__,
+                "intra_op_threads": self.threads, "inter_op_threads": self.threads}
+
+    def matmul(self, n: int) -> Callable[[], Any]:
+        jax = self.jax
+        a, b = (jax.random.normal(k, (n, n)) for k in jax.random.split(jax.random.PRNGKey(0)))
+        return lambda: jax.numpy.dot(a, b).block_until_ready()
+
+    def loss_step(self, case: LossCase, inputs: dict[str, np.ndarray], mode: str) -> Run:
+        jax = self.jax
+        arrays = {k: jax.numpy.asarray(v) for k, v in inputs.items()}
+
+        def loss(watched: dict[str, Any], rest: dict[str, Any]) -> Any:
+            return case.call({**rest, **watched})
+
+        grad = jax.grad(loss)
+        step = jax.jit(grad) if mode == "jit" else grad
+        watched = {k: arrays[k] for k in case.grads}
+        rest = {k: v for k, v in arrays.items() if k not in watched}
+
+        def run(steps: int) -> None:
+            for _ in range(steps):
+                out = step(watched, rest)
+            jax.block_until_ready(out)
+
+        return run
+
+
+DRIVERS: dict[str, type[TorchDriver] | type[TensorFlowDriver] | type[JaxDriver]] = {
     "torch": TorchDriver,
     "tensorflow": TensorFlowDriver,
+    "jax": JaxDriver,
 }

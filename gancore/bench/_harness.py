@@ -55,8 +55,8 @@ class BenchSettings:
         backends = check_names("backend", args.backend, list(installed))
         if not backends:
             raise InvalidArgumentError(
-                "backend must be an installed backend with a bench driver (torch, tensorflow); "
-                "install one with: pip install gancore[torch]"
+                "backend must be an installed backend with a bench driver (torch, tensorflow, "
+                "jax); install one with: pip install gancore[torch]"
             )
         repeats = args.repeats or (5 if quick else 9)
         if repeats < 1:

@@ -19,8 +19,8 @@ import numpy as np
 from gancore.bench._measure import Summary
 
 #: Distributions whose versions the report lists.
-DISTRIBUTIONS = ("gancore", "gancore-torch", "gancore-tensorflow", "numpy", "torch",
-                 "tensorflow", "tensorflow-cpu", "keras", "matplotlib")
+DISTRIBUTIONS = ("gancore", "gancore-torch", "gancore-tensorflow", "gancore-jax", "numpy",
+                 "torch", "tensorflow", "tensorflow-cpu", "keras", "jax", "jaxlib", "matplotlib")
 
 MATMUL_SIZE = 2048
 
@@ -98,7 +98,7 @@ DEPENDENCIES = ("numpy", "attrs")
 _IMPORT_PROBE = (
     "import sys, time; t = time.perf_counter(); import {modules}; "
     "print(time.perf_counter() - t); "
-    "print(','.join(m for m in ('torch', 'tensorflow') if m in sys.modules))"
+    "print(','.join(m for m in ('torch', 'tensorflow', 'jax') if m in sys.modules))"
 )
 
 

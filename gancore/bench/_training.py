@@ -17,7 +17,7 @@ import numpy as np
 
 from gancore._errors import InvalidArgumentError
 from gancore.architectures import ArchitecturePair, cyclegan, dcgan, pacgan_mlp
-from gancore.bench._catalog import BASELINE_REUSES_FAKES, BASELINE_STYLE, BASELINES, Job
+from gancore.bench._catalog import BASELINE_REUSES_FAKES, BASELINES, EAGER_TWINS, Job
 from gancore.bench._flops import step_flops
 from gancore.data import Dataset, load_mixture
 from gancore.training import OptimizerConfig, TrainConfig, make_trainer
@@ -55,8 +55,8 @@ def _baselines(job: Job, data: np.ndarray
         return None, None
     module, factory = target.split(":")
     build = getattr(importlib.import_module(f"gancore.bench.baselines.{module}"), factory)
-    compiled = BASELINE_STYLE[job.backend] != "eager"
-    eager = functools.partial(build, data, job.batch, eager=True) if compiled else None
+    twin = job.backend in EAGER_TWINS
+    eager = functools.partial(build, data, job.batch, eager=True) if twin else None
     return functools.partial(build, data, job.batch), eager
 
 
@@ -103,7 +103,7 @@ def setup(job: Job, seed: int = 0) -> Setup:
 def gancore_run(job: Job, s: Setup) -> Run:
     """gancore's trainer for `job`, as `run(steps)` (`GANTrainer.fit`, as users call it)."""
     trainer = make_trainer(s.architecture, s.data, s.config, backend=job.backend, device="cpu",
-                           compile=job.mode in ("compile", "xla"))
+                           compile=job.mode in ("compile", "xla", "jit"))
     return trainer.fit
 
 
