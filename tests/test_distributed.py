@@ -1,7 +1,8 @@
 """Data-parallel training: N workers compute what one process computes.
 
-Two local worker processes over torch.distributed (gloo on 127.0.0.1) train every case of
-`_distributed_cases` with the same global batch as a one-process run here; their weights
+Two local worker processes, over torch.distributed (gloo on 127.0.0.1) and over
+tf.distribute (MultiWorkerMirroredStrategy's ring collectives on localhost), train every case
+of `_distributed_cases` with the same global batch as a one-process run here; their weights
 and logged metrics must agree within float32 tolerance. The launcher, rank-0-only outputs,
 resuming on another number of workers and failing workers are tested through the CLI.
 """
@@ -78,26 +79,28 @@ def test_bad_worker_settings_are_refused() -> None:
         Workers(rank=0, world_size=3).local_batch(16)
 
 
-def test_the_torch_backend_trains_data_parallel() -> None:
+@pytest.mark.parametrize("name", ["torch", "tensorflow"])
+def test_the_backend_trains_data_parallel(name: str) -> None:
     import gancore
 
-    backend = gancore.backend("torch")
-    assert isinstance(backend, gancore.DistributedBackend)
+    if name not in gancore.backends():
+        pytest.skip(f"{name} is not installed")
+    assert isinstance(gancore.backend(name), gancore.DistributedBackend)
 
 
 def test_a_backend_without_workers_support_is_refused_clearly() -> None:
+    import types
+
     import gancore
     from gancore.training import GANTrainer, TrainConfig
     from gancore.training._recipes import build_architecture, load_dataset
 
-    if "tensorflow" not in gancore.backends():
-        pytest.skip("TensorFlow is not installed")
-    backend = gancore.backend("tensorflow")
-    assert not isinstance(backend, gancore.DistributedBackend)
+    one_process = types.SimpleNamespace(name="single", make_update=lambda *a, **k: None)
+    assert not isinstance(one_process, gancore.DistributedBackend)
     data = load_dataset("digits", {})
     pair = build_architecture("dcgan", tuple(data.shape), {})
     with pytest.raises(gancore.GancoreError, match="cannot train on several workers"):
-        GANTrainer(pair, data, TrainConfig(batch_size=16), backend=backend,
+        GANTrainer(pair, data, TrainConfig(batch_size=16), backend=one_process,
                    workers=Workers(rank=0, world_size=2))
 
 
@@ -124,21 +127,40 @@ def test_the_local_launcher_describes_each_worker() -> None:
 # --- two workers compute what one process computes ------------------------------------------
 
 
-def _start_workers(args: list[str], n: int = 2, **popen: Any) -> list[subprocess.Popen]:
+FRAMEWORKS = ("torch", "tensorflow")
+
+
+def _start_workers(framework: str, args: list[str], n: int = 2, **popen: Any
+                   ) -> list[subprocess.Popen]:
     env_base = {**os.environ, "GANCORE_THREADS": "1", "GANCORE_WORKER_TIMEOUT": "120"}
     return [subprocess.Popen([sys.executable, *args], env=env, **popen)
-            for env in worker_environments("torch", n, base=env_base)]
+            for env in worker_environments(framework, n, base=env_base)]
+
+
+_RUNS: dict[str, Path] = {}
 
 
 @pytest.fixture(scope="module")
-def two_worker_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("workers")
-    procs = _start_workers([str(HERE / "_distributed_cases.py"), "torch", str(out)],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    logs = [p.communicate(timeout=600)[0].decode(errors="replace") for p in procs]
-    for p, log in zip(procs, logs, strict=True):
-        assert p.returncode == 0, log[-3000:]
-    return out
+def two_worker_runs(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Each backend's two-worker run of every case, made once when first asked for."""
+
+    def get(framework: str) -> Path:
+        import gancore
+
+        if framework not in gancore.backends():
+            pytest.skip(f"{framework} is not installed")
+        if framework not in _RUNS:
+            out = tmp_path_factory.mktemp(f"workers-{framework}")
+            procs = _start_workers(framework,
+                                   [str(HERE / "_distributed_cases.py"), framework, str(out)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            logs = [p.communicate(timeout=900)[0].decode(errors="replace") for p in procs]
+            for p, log in zip(procs, logs, strict=True):
+                assert p.returncode == 0, log[-3000:]
+            _RUNS[framework] = out
+        return _RUNS[framework]
+
+    return get
 
 
 @pytest.fixture(autouse=True)
@@ -151,10 +173,13 @@ def _one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
     torch.set_num_threads(threads)
 
 
+@pytest.mark.parametrize("framework", FRAMEWORKS)
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_two_torch_workers_train_as_one_process(case: str, two_worker_runs: Path) -> None:
-    one = final_state(run_case(case, "torch"))
-    ranks = [np.load(two_worker_runs / f"{case}-rank{r}.npz") for r in range(2)]
+def test_two_workers_train_as_one_process(case: str, framework: str,
+                                          two_worker_runs: Any) -> None:
+    runs = two_worker_runs(framework)
+    one = final_state(run_case(case, framework))
+    ranks = [np.load(runs / f"{case}-rank{r}.npz") for r in range(2)]
     assert set(ranks[0].files) == set(one)
     for key in one:
         if "running" not in key:  # the weights stay identical on every worker
@@ -194,12 +219,17 @@ def _weights(run: Path) -> dict[str, np.ndarray]:
     return {f"{n}/{k}": v for n, arrays in ckpt.arrays.items() for k, v in arrays.items()}
 
 
-def test_a_two_worker_job_writes_once_and_resumes_in_one_process(tmp_path: Path) -> None:
+@pytest.mark.parametrize("job_backend, resume_backend",
+                         [("torch", "torch"), ("tensorflow", "torch")])
+def test_a_two_worker_job_writes_once_and_resumes_in_one_process(
+        tmp_path: Path, job_backend: str, resume_backend: str) -> None:
+    """Two workers to step 2, then one process to step 4 (on torch: a checkpoint of a
+    TensorFlow job resumes there too) equal one process from the start."""
     (tmp_path / "sgd.toml").write_text(_TOML)
     common = ["train", "--config", "sgd.toml", "--batch-size", "16", "--seed", "2",
               "--sample-every", "2", "--checkpoint-every", "2", "--no-progress"]
     job = _gancore([*common, "--steps", "2", "--workers", "2", "--sync-batch-norm",
-                    "--out", "job"], tmp_path)
+                    "--backend", job_backend, "--out", "job"], tmp_path)
     assert job.returncode == 0, job.stderr
     assert "on 2 workers" in job.stdout
     run = json.loads((tmp_path / "job" / "run.json").read_text())
@@ -207,9 +237,11 @@ def test_a_two_worker_job_writes_once_and_resumes_in_one_process(tmp_path: Path)
     # One writer: one line per logged step, one set of files.
     lines = (tmp_path / "job" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["step"] for line in lines] == [1, 2]
-    resumed = _gancore(["train", "--resume", "job", "--steps", "4", "--no-progress"], tmp_path)
+    resumed = _gancore(["train", "--resume", "job", "--steps", "4", "--no-progress",
+                        "--backend", resume_backend], tmp_path)
     assert resumed.returncode == 0, resumed.stderr
-    one = _gancore([*common, "--steps", "4", "--out", "one"], tmp_path)
+    one = _gancore([*common, "--steps", "4", "--backend", resume_backend, "--out", "one"],
+                   tmp_path)
     assert one.returncode == 0, one.stderr
     got, expected = _weights(tmp_path / "job"), _weights(tmp_path / "one")
     assert got.keys() == expected.keys()

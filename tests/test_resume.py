@@ -528,3 +528,22 @@ def test_the_command_line_sets_threads_by_flag_and_toml(tmp_path: Path,
     bad.write_text('threads = "two"\n')
     assert main(["train", "--config", str(bad), "--out", str(tmp_path / "y")]) == 2
     assert "threads must be an int >= 1 or 'auto'; received 'two'" in capsys.readouterr().err
+
+
+def test_a_checkpoint_from_before_a_setting_existed_resumes_at_its_default(
+        tmp_path: Path) -> None:
+    """Settings added since a checkpoint was written (flips, DiffAugment, replay, ...) were
+    at their defaults in that run: it resumes; a setting it did record still must match."""
+    first = _trainer("nonsaturating", "torch")
+    first.fit(SPLIT)
+    path = first.save(tmp_path / "checkpoint")
+    meta_file = Path(path) / "meta.json"
+    meta = json.loads(meta_file.read_text())
+    for key in ("hflip", "diffaugment", "replay", "replay_fraction"):
+        meta["config"].pop(key, None)
+    meta_file.write_text(json.dumps(meta))
+    rest = _trainer("nonsaturating", "torch")
+    rest.restore(path)
+    assert rest.step == SPLIT
+    with pytest.raises(CheckpointError, match="hflip would change the run"):
+        _trainer("nonsaturating", "torch", hflip=True).restore(path)

@@ -231,7 +231,10 @@ def check_resumable(meta: Mapping[str, Any], trainer: Any, where: str) -> None:
             refuse(f"the architecture of network {name!r} (its options)",
                    _summary(saved_specs.get(name)), _summary(specs.get(name)))
     config = _normalized(trainer.config.to_dict())
-    saved_config = meta.get("config", {})
+    # A setting newer than the checkpoint was at its default when the run was written.
+    defaults = _normalized(type(trainer.config)(algorithm=trainer.config.algorithm).to_dict())
+    saved_config = {**{k: v for k, v in defaults.items() if k not in RESUMABLE_SETTINGS},
+                    **meta.get("config", {})}
     for key in sorted(set(config) | set(saved_config)):
         if key not in RESUMABLE_SETTINGS and config.get(key) != saved_config.get(key):
             refuse(key, saved_config.get(key), config.get(key))

@@ -234,10 +234,10 @@ class _Trainer:
         before anything else can fail).
 
         `progress`: None (the default) shows a progress bar when the trainer was built
-        without callbacks, True shows one beside its callbacks (unless one of them is a
-        `ProgressBar`), False shows none of its own.
+        without callbacks (on worker 0 of a data-parallel job), True shows one beside its
+        callbacks (unless one of them is a `ProgressBar`), False shows none of its own.
         """
-        if progress or (progress is None and not self.callbacks):
+        if progress or (progress is None and not self.callbacks and self.workers.is_main):
             from gancore.training._callbacks import ProgressBar
 
             if not any(isinstance(cb, ProgressBar) for cb in self.callbacks):
@@ -464,9 +464,10 @@ class GANTrainer(_Trainer):
                     functools.partial(self._critic_objective, r1_weight=gamma, keep_fakes=True),
                     self.opt_d, self._generator_objective_on, self.opt_g, post=post,
                     compile=self.compile, **extra)
+        # Each worker reads only its rows of the global batch.
         self._batches = batches_for(
             data, config.batch_size * architecture.packing, seed=self._seeds[3],
-            hflip=config.hflip,
+            hflip=config.hflip, shard=(self.workers.rank, self.workers.world_size),
         )
         self._augment = self._diffaugment(config.diffaugment)
         if config.replay and self.conditional:
@@ -636,12 +637,12 @@ class GANTrainer(_Trainer):
     def critic_inputs(self) -> dict[str, Array]:
         """The next critic step's inputs: a real batch and its noise and randomness."""
         cfg = self.config
-        batch = next(self._batches)
-        n = len(batch)
-        inputs = {"x": self._local(batch.images),
+        batch = next(self._batches)  # this worker's rows
+        n = cfg.batch_size * self.architecture.packing
+        inputs = {"x": self.native(batch.images),
                   "z": self._local(self._noise(n, self.latent_dim))}
         if self.conditional:
-            inputs["labels"] = self._local(batch.labels)
+            inputs["labels"] = self.native(batch.labels)
         critic_batch = n // self.architecture.packing
         if cfg.gradient_penalty > 0:
             inputs["eps"] = self._local(self.rng.random(critic_batch).astype(np.float32))
@@ -820,11 +821,11 @@ class SGANTrainer(GANTrainer):
         return loss, {"g_loss": self.ops.stop_gradient(loss)}
 
     def critic_inputs(self) -> dict[str, Array]:
-        batch = next(self._batches)
+        batch = next(self._batches)  # this worker's rows
         labeled = next(self._labeled_batches)
         return {
-            "x": self._local(batch.images),
-            "z": self._local(self._noise(len(batch), self.latent_dim)),
+            "x": self.native(batch.images),
+            "z": self._local(self._noise(self.config.batch_size, self.latent_dim)),
             "x_labeled": self.native(self.workers.shard(labeled.images, "the labelled batch")),
             "y_labeled": self.native(self.workers.shard(labeled.labels, "the labelled batch")),
         }

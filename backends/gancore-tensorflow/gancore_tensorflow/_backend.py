@@ -180,22 +180,49 @@ class TensorFlowBackend:
         set_optimizer_state(optimizer, state)
 
     def make_update(self, objective: Any, optimizer: Any, *, post: Any = None,
-                    compile: bool = False) -> Any:
+                    compile: bool = False, workers: Any = None) -> Any:
         """One optimizer step on `objective(inputs) -> (loss, metrics)` in a `tf.function`
-        (with XLA when `compile`)."""
+        (with XLA when `compile`); with `workers`, averaged over them."""
         from gancore_tensorflow._train import Update
 
-        return Update(objective, optimizer, post=post, compile=compile)
+        return Update(objective, optimizer, post=post, compile=compile, workers=workers)
 
     def make_joint_update(self, first: Any, first_optimizer: Any, second: Any,
                           second_optimizer: Any, *, post: Any = None,
-                          compile: bool = False) -> Any:
+                          compile: bool = False, workers: Any = None) -> Any:
         """A critic update then a generator update on the fakes the first carried over, in
         one `tf.function`."""
         from gancore_tensorflow._train import JointUpdate
 
         return JointUpdate(first, first_optimizer, second, second_optimizer, post=post,
-                           compile=compile)
+                           compile=compile, workers=workers)
+
+    # --- data-parallel jobs (tf.distribute) -----------------------------------------------
+
+    def init_workers(self, workers: Any, device: str = "auto") -> str:
+        """Create the job's `MultiWorkerMirroredStrategy` (from ``TF_CONFIG``; before
+        TensorFlow's first op); returns this worker's device."""
+        from gancore_tensorflow._distributed import init_workers
+
+        return init_workers(workers, device)
+
+    def broadcast(self, network: Any, workers: Any) -> None:
+        """Worker 0's variables into every worker's copy of `network`."""
+        from gancore_tensorflow._distributed import broadcast
+
+        broadcast([var for var, _ in network._entries.values()])
+
+    def any_worker(self, flag: bool, workers: Any) -> bool:
+        """Whether `flag` holds on any worker; every worker calls it at the same point."""
+        from gancore_tensorflow._distributed import any_worker
+
+        return any_worker(flag)
+
+    def all_gather(self, x: Any, workers: Any) -> Any:
+        """Every worker's rows of `x`, concatenated in rank order."""
+        from gancore_tensorflow._distributed import all_gather
+
+        return all_gather(x)
 
     def no_grad(self) -> Any:
         from gancore_tensorflow._train import no_grad

@@ -26,6 +26,7 @@ from gancore.nn import (
     trainable_names,
 )
 from gancore.nn import _layers as L
+from gancore_tensorflow import _distributed
 from gancore_tensorflow._random import generator
 
 __all__ = ["TensorFlowNetwork", "build_network", "to_native", "to_numpy"]
@@ -236,7 +237,9 @@ class _BatchNorm(_Op):
         shape = tf.shape(x)
         rank = len(self.in_shapes[0]) + 1
         x4 = x if rank == 4 else tf.reshape(x, [shape[0], 1, -1, shape[-1]])
-        if not training:
+        if training and _distributed.sync_workers() is not None:
+            y = self._synchronised(x4)
+        elif not training:
             y, _, _ = tf.compat.v1.nn.fused_batch_norm(
                 x4, v["gamma"], v["beta"], v["running_mean"], v["running_var"],
                 epsilon=lay.eps, is_training=False)
@@ -250,6 +253,17 @@ class _BatchNorm(_Op):
             v["running_var"].assign((1.0 - m) * v["running_var"]
                                     + m * tf.stop_gradient(unbiased))
         return y if rank == 4 else tf.reshape(y, shape)
+
+    def _synchronised(self, x: tf.Tensor) -> tf.Tensor:
+        """Batch norm over the global batch of a data-parallel job: the moments of every
+        worker's rows, the running statistics updated as one process would update them."""
+        lay, v = self.layer, self.vars
+        mean, var, count = _distributed.global_moments(x, [0, 1, 2])
+        m = lay.momentum
+        unbiased = var * count / tf.maximum(count - 1.0, 1.0)
+        v["running_mean"].assign((1.0 - m) * v["running_mean"] + m * tf.stop_gradient(mean))
+        v["running_var"].assign((1.0 - m) * v["running_var"] + m * tf.stop_gradient(unbiased))
+        return (x - mean) * (v["gamma"] * tf.math.rsqrt(var + lay.eps)) + v["beta"]
 
 
 class _LayerNorm(_Op):
