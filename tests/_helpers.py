@@ -13,6 +13,11 @@ import pytest
 import gancore
 
 FRAMEWORKS = ("torch", "tensorflow")
+#: Every framework backend of the checkout. The `backend` fixture runs the tests written for
+#: torch and TensorFlow arrays (FRAMEWORKS); JAX is held to the same contract by the
+#: conformance suite (tests/test_conformance.py) and joins the cross-backend tests below
+#: where its compiles are cheap (sampling a checkpoint, the bench's quick run).
+ALL_FRAMEWORKS = (*FRAMEWORKS, "jax")
 IN_CI = os.environ.get("CI", "").strip().lower() == "true"
 
 

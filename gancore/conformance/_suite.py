@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -401,14 +402,20 @@ def _other(backend: Any) -> Any:
     return _load(names[0])
 
 
+@functools.cache
+def _sgd_run(case: str, backend: str) -> Any:
+    """Two SGD steps of `case` on `backend`, trained once a session: run on torch and on
+    TensorFlow, the suite compares the same pair from both sides."""
+    return train(case, backend, steps=2, generator_optimizer=SGD, critic_optimizer=SGD)
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_training_steps_agree_with_another_backend(conformance_backend: Any,
                                                    case: str) -> None:
     """Two steps of each algorithm under SGD (whose step is proportional to the gradient,
     so every parameter's gradient is compared) give the same networks and samples."""
     other = _other(conformance_backend)
-    runs = [train(case, b.name, steps=2, generator_optimizer=SGD, critic_optimizer=SGD)
-            for b in (conformance_backend, other)]
+    runs = [_sgd_run(case, b.name) for b in (conformance_backend, other)]
     states = [{n: net.get_state() for n, net in r.networks().items()} for r in runs]
     assert states[0].keys() == states[1].keys()
     for net, state in states[1].items():
