@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from _helpers import ALL_FRAMEWORKS, load_backend
 
@@ -199,3 +200,36 @@ def test_the_hand_written_jax_loops_have_gancores_networks(workload: str) -> Non
         shapes = parameter_shapes(spec)
         want = sorted(shapes[name] for name in trainable_names(spec))
         assert sorted(tuple(a.shape) for a in jax.tree_util.tree_leaves(params)) == want
+
+
+@pytest.mark.parametrize("name", ["torch", "tensorflow"])
+def test_workers_scaling_writes_each_configuration(name: str, tmp_path: Path) -> None:
+    """`gancore bench --workers 2`: one process on one and two threads, two workers of one
+    thread, the same global batch; steps/s of each round, the efficiency, the bytes."""
+    backend = load_backend(name)
+    args = _args("--workers", "2", "--quick", "--backend", backend.name, "--workloads",
+                 "dcgan", "--out", str(tmp_path))
+    assert bench.run(args) == 0
+    report = json.loads((tmp_path / "workers.json").read_text())
+    (row,) = report["rows"]
+    assert "error" not in row, row.get("error")
+    assert report["configs"] == ["1 process, 1 thread", "1 process, 2 threads",
+                                 "2 workers, 1 thread each"]
+    for config in report["configs"]:
+        assert len(row[config]["rounds"]) == 1 and row[config]["median"] > 0
+    single = row["1 process, 1 thread"]["median"]
+    assert row["efficiency"] == pytest.approx(
+        row["2 workers, 1 thread each"]["median"] / (2 * single))
+    # The DCGAN 28x28's trainable float32 parameters: critic once (1 critic step) plus
+    # generator, counted from the specs.
+    from gancore.nn import parameter_shapes, trainable_names
+
+    arch = dcgan((28, 28, 1))
+    count = sum(int(np.prod(parameter_shapes(spec)[n])) for spec in (arch.critic,
+                arch.generator) for n in trainable_names(spec))
+    assert row["allreduce_bytes_per_step"] == 4 * count
+    assert "2 workers, 1 thread each (steps/s)" in (tmp_path / "workers.md").read_text()
+
+
+def test_workers_scaling_refuses_one_worker(tmp_path: Path) -> None:
+    assert bench.run(_args("--workers", "1", "--out", str(tmp_path))) == 2

@@ -42,6 +42,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int,
                         help="intra-op threads of each framework (default: one per core; "
                              "--quick 1)")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="instead: data-parallel scaling of N workers against one process "
+                             "at the same global batch (torch and tensorflow; dcgan and "
+                             "wgan_gp)")
     parser.add_argument("--timeout", type=float, metavar="SECONDS",
                         help="longest a job may take, compilation included, before it is "
                              "recorded as a timeout (default 900; --quick 120)")
@@ -56,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         settings = BenchSettings.from_args(args)
+        if getattr(args, "workers", None) is not None:
+            return _run_scaling(args, settings)
     except InvalidArgumentError as e:
         print(f"gancore bench: {e}")
         return 2
@@ -64,3 +70,33 @@ def run(args: argparse.Namespace) -> int:
     print(console_table(report))
     print("\nwrote " + ", ".join(str(p) for p in paths.values()))
     return 0 if any(r.get("status") == "ok" for r in report["results"]) else 1
+
+
+def _run_scaling(args: argparse.Namespace, settings: object) -> int:
+    """`gancore bench --workers N`: the scaling table, workers.json and workers.md."""
+    import json
+
+    from gancore.bench._workers import WORKLOADS, run_scaling, scaling_table
+
+    workloads = tuple(w for w in (args.workloads or WORKLOADS) if w in WORKLOADS)
+    if not workloads:
+        raise InvalidArgumentError(
+            f"workloads must include one of {', '.join(WORKLOADS)} with --workers; received "
+            f"{', '.join(args.workloads)}"
+        )
+    quick = bool(args.quick)
+    report = run_scaling(
+        settings.backends, args.workers, workloads=workloads,  # type: ignore[attr-defined]
+        batch=16 if quick else 64, rounds=args.repeats or (1 if quick else 3),
+        warmup=1 if quick else 3, steps=3 if quick else 20,
+        timeout=settings.timeout_s)  # type: ignore[attr-defined]
+    out = settings.out  # type: ignore[attr-defined]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "workers.json").write_text(json.dumps(report, indent=2))
+    table = scaling_table(report)
+    (out / "workers.md").write_text(
+        f"# Data-parallel scaling, {report['workers']} workers, global batch "
+        f"{report['batch']}\n\n{table}\n")
+    print(table)
+    print(f"\nwrote {out / 'workers.json'}, {out / 'workers.md'}")
+    return 0 if any("error" not in r for r in report["rows"]) else 1
