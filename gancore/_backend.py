@@ -100,9 +100,10 @@ def backend(name: str) -> Any:
             _INSTANCES[name] = cls()
         except ImportError as e:
             framework = getattr(cls, "framework", name)
+            hint = _registry.install_hint("backends", name)
+            how = f"install it with: {hint}" if hint else f"install {framework} for it"
             raise PluginLoadError(
-                f"backend {name!r} needs {framework}, which failed to import "
-                f"({e}); install it with: pip install gancore[{name}]"
+                f"backend {name!r} needs {framework}, which failed to import ({e}); {how}"
             ) from e
         except (Exception, SystemExit) as e:
             raise PluginLoadError(

@@ -24,6 +24,7 @@ __all__ = [
     "GROUPS",
     "PluginInfo",
     "PluginWarning",
+    "install_hint",
     "list_plugins",
     "load_plugin",
     "origin",
@@ -44,14 +45,15 @@ GROUPS: dict[str, str] = {
 _SINGULAR = {"backends": "backend", "architectures": "architecture", "losses": "loss",
              "datasets": "dataset"}
 
-#: Install hints for plugins that gancore knows by name.
-_INSTALL_HINTS: dict[tuple[str, str], str] = {
-    ("backends", "torch"): "pip install gancore[torch]",
-    ("backends", "tensorflow"): "pip install gancore[tensorflow]",
+#: The extras of gancore that install the plugins it knows by name.
+_INSTALL_EXTRAS: dict[tuple[str, str], str] = {
+    ("backends", "torch"): "torch",
+    ("backends", "tensorflow"): "tensorflow",
+    ("backends", "jax"): "jax",
 }
 
 #: Distributions that are part of gancore itself; never switched off by GANCORE_NO_PLUGINS.
-_FIRST_PARTY = frozenset({"gancore", "gancore-torch", "gancore-tensorflow"})
+_FIRST_PARTY = frozenset({"gancore", "gancore-torch", "gancore-tensorflow", "gancore-jax"})
 
 #: Environment variable that turns third-party plugin loading off when set to 1/true/yes.
 DISABLE_ENV = "GANCORE_NO_PLUGINS"
@@ -190,10 +192,17 @@ def plugin_names(group: str) -> list[str]:
     return [info.name for info in list_plugins(group)]
 
 
+def install_hint(group: str, name: str) -> str | None:
+    """The command that installs a plugin gancore knows by name, or None. The extra is
+    quoted: zsh reads unquoted brackets as a file pattern, and every shell takes quotes."""
+    extra = _INSTALL_EXTRAS.get((group, name))
+    return None if extra is None else f'pip install "gancore[{extra}]"'
+
+
 def _not_found(group: str, name: str) -> PluginNotFoundError:
     installed = ", ".join(plugin_names(group)) or "none"
     singular = _SINGULAR[group]
-    hint = _INSTALL_HINTS.get((group, name))
+    hint = install_hint(group, name)
     how = f": {hint}" if hint else ""
     return PluginNotFoundError(
         f"{singular} {name!r} is not installed{how} (installed {group}: {installed})"

@@ -275,14 +275,14 @@ def test_an_unknown_name_lists_what_is_installed(installed: Dist) -> None:
     assert "pip install" not in message  # gancore knows no distribution for that name
 
 
-@pytest.mark.parametrize("backend", ["torch", "tensorflow"])
+@pytest.mark.parametrize("backend", ["torch", "tensorflow", "jax"])
 def test_a_missing_framework_backend_says_what_to_pip_install(installed: Dist,
                                                               backend: str) -> None:
     installed("gx-nothing")  # no backend entry points at all: only the numpy reference
     with pytest.raises(gancore.PluginNotFoundError) as caught:
         _registry.load_plugin("backends", backend)
     message = str(caught.value)
-    assert f"pip install gancore[{backend}]" in message
+    assert f'pip install "gancore[{backend}]"' in message  # quoted, for zsh
     assert "installed backends: numpy" in message
 
 

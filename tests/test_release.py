@@ -1,12 +1,15 @@
 """What a release must hold: the distributions version together and carry their metadata,
-the extras choose the frameworks' builds, and the user-facing details (`--version`, folder
-modes, a quiet TensorFlow start-up, `fit()`'s progress bar). `.ci/release-check` builds and
+the extras choose the frameworks' builds, and the user-facing details (`--version`, install
+hints that every shell takes, folder modes, a quiet TensorFlow start-up, `fit()`'s progress
+bar). `.ci/release-check` builds and
 installs the distributions and runs this file against the installed packages."""
 
 from __future__ import annotations
 
+import importlib.metadata as md
 import os
 import re
+import shlex
 import stat
 import subprocess
 import sys
@@ -134,8 +137,6 @@ def test_the_sdist_ships_what_the_tests_import() -> None:
 
 
 def test_gancore_version_prints_the_installed_version() -> None:
-    import importlib.metadata as md
-
     out = subprocess.run([sys.executable, "-m", "gancore", "--version"], capture_output=True,
                          text=True, env=_env(), check=True)
     assert out.stdout == f"gancore {md.version('gancore')}\n"
@@ -223,3 +224,84 @@ def test_fit_with_callbacks_shows_what_they_show(capsys: pytest.CaptureFixture[s
 
     assert _fit_output(capsys, callbacks=[Callback()]) == ""
     assert "2/2" in _fit_output(capsys, callbacks=[Callback()], progress=True)
+
+
+def test_fit_shows_progress_on_worker_0_only(tmp_path: Path) -> None:
+    """Two workers of one job: one progress bar, not one per worker on the same terminal."""
+    load_backend("torch")
+    from gancore.distributed import worker_environments
+
+    code = ("from gancore.architectures import dcgan; from gancore.data import load_digits; "
+            "from gancore.distributed import from_environment; "
+            "from gancore.training import GANTrainer, TrainConfig; data = load_digits(); "
+            "GANTrainer(dcgan(data.shape, latent_dim=8), data, TrainConfig(steps=2, "
+            "batch_size=8), backend='torch', workers=from_environment('torch')).fit()")
+    base = {**_env(), "GANCORE_WORKER_TIMEOUT": "120"}
+    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for env in worker_environments("torch", 2, base=base)]
+    errs = [proc.communicate(timeout=300)[1] for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], errs
+    assert "2/2" in errs[0] and "2/2" not in errs[1], errs
+
+
+# --- install hints ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["torch", "tensorflow", "jax"])
+def test_install_hints_are_quoted_and_name_an_extra_of_gancore(name: str) -> None:
+    from gancore import _registry
+
+    hint = _registry.install_hint("backends", name)
+    # quoted, the brackets reach pip as they are: zsh would read them as a file pattern
+    assert hint == f'pip install "gancore[{name}]"'
+    assert shlex.split(hint) == ["pip", "install", f"gancore[{name}]"]
+    assert name in (md.metadata("gancore").get_all("Provides-Extra") or [])
+
+
+def test_a_missing_backend_on_the_command_line_says_what_to_install(tmp_path: Path) -> None:
+    env = {**_env(), "GANCORE_BLOCK_PLUGINS": "backends:jax"}  # as if gancore-jax were absent
+    out = subprocess.run([sys.executable, "-m", "gancore", "train", "--backend", "jax",
+                          "--steps", "1", "--no-progress", "--out", str(tmp_path / "run")],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.startswith(
+        """gancore: error: backend 'jax' is not installed: pip install "gancore[jax]" """
+        "(installed backends: "), out.stderr
+
+
+@pytest.mark.parametrize(("name", "framework", "how"), [
+    ("torch", "torch", 'install it with: pip install "gancore[torch]"'),
+    ("mine", "myframework", "install myframework for it"),  # no extra of gancore for it
+])
+def test_a_backend_whose_framework_fails_to_import_says_what_to_install(
+        monkeypatch: pytest.MonkeyPatch, name: str, framework: str, how: str) -> None:
+    from gancore import _backend, _registry
+
+    class Unimportable:
+        def __init__(self) -> None:
+            raise ImportError(f"No module named {framework!r}")
+
+    Unimportable.framework = framework  # type: ignore[attr-defined]
+    monkeypatch.setattr(_registry, "load_plugin", lambda group, plugin: Unimportable)
+    monkeypatch.delitem(_backend._INSTANCES, name, raising=False)
+    with pytest.raises(gancore.PluginLoadError) as caught:
+        gancore.backend(name)
+    assert str(caught.value) == (f"backend {name!r} needs {framework}, which failed to import "
+                                 f"(No module named {framework!r}); {how}")
+    assert isinstance(caught.value.__cause__, ImportError)
+
+
+def test_switching_third_party_plugins_off_keeps_every_gancore_backend(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from gancore import _registry
+
+    ours = {i.name for i in _registry.list_plugins("backends")
+            if i.builtin or i.distribution.lower().startswith("gancore-")}
+    monkeypatch.setenv(_registry.DISABLE_ENV, "1")
+    _registry.refresh()
+    try:
+        assert ours <= set(_registry.plugin_names("backends"))
+    finally:
+        monkeypatch.undo()
+        _registry.refresh()
