@@ -57,13 +57,13 @@ _TRAIN_FLAGS = ("recipe", "backend", "steps", "seed", "out", "device", "arch", "
                 "dataset", "data_path", "batch_size", "compile", "sample_every",
                 "checkpoint_every", "keep_checkpoints", "overwrite", "threads", "workers",
                 "sync_batch_norm", "stream", "hflip", "diffaugment", "replay",
-                "replay_fraction")
+                "replay_fraction", "noise")
 
 
 #: Types of the top-level keys of a TOML config (the flags' names).
 _FLAG_TYPES: dict[str, tuple[type, str]] = {
     **{k: (str, "a string") for k in ("recipe", "backend", "out", "device", "arch", "loss",
-                                      "dataset", "data_path", "diffaugment")},
+                                      "dataset", "data_path", "diffaugment", "noise")},
     **{k: (int, "an int") for k in ("steps", "seed", "batch_size", "sample_every",
                                     "checkpoint_every", "keep_checkpoints", "workers",
                                     "replay")},
@@ -137,7 +137,7 @@ def _train_settings(args: argparse.Namespace) -> dict[str, Any]:
         if value is not None and value is not False:
             settings[flag] = value
     for key in ("loss", "batch_size", "sample_every", "checkpoint_every", "hflip",
-                "diffaugment", "replay", "replay_fraction"):
+                "diffaugment", "replay", "replay_fraction", "noise"):
         if key in settings:
             settings["train"][key] = settings.pop(key)
     return settings
@@ -389,6 +389,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="read the data's files lazily, a few batches ahead, instead of loading "
                         "them into memory (image_folder, mnist, fashion_mnist, npy)")
     p.add_argument("--batch-size", type=_int_in(1), dest="batch_size")
+    p.add_argument("--noise", choices=("normal", "uniform"),
+                   help="the generator's input noise: normal (default) or uniform in [-1, 1]")
     p.add_argument("--hflip", action="store_true", default=None,
                    help="mirror each real image with probability 1/2")
     p.add_argument("--diffaugment", metavar="POLICY",

@@ -391,8 +391,9 @@ class Checkpoint:
             )
         check_sample_count(n, arch, check_limit(max_bytes, "max_bytes"))
         be = get_backend(backend)
+        kind = (self.meta.get("config") or {}).get("noise", "normal")
         out = generate(be, self.network("generator", backend, device), arch, n, labels=labels,
-                       seed=seed, device=device)
+                       seed=seed, device=device, noise_kind=kind)
         return _finite(out, f"the generator of {self.path}")
 
     def translate(self, images: np.ndarray, *, direction: str = "ab", backend: str = "numpy",

@@ -13,6 +13,7 @@ __all__ = ["ALGORITHMS", "MAX_SEED", "OptimizerConfig", "TrainConfig"]
 ALGORITHMS = ("gan", "sgan", "cyclegan")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 SCHEDULES = ("constant", "linear")
+NOISES = ("normal", "uniform")
 
 
 def _positive(inst: Any, attribute: attrs.Attribute, value: Any) -> None:
@@ -197,6 +198,8 @@ class TrainConfig:
         default=None, validator=attrs.validators.optional(_unit)
     )
     reuse_fakes: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    #: the generator's input: standard "normal" noise, or "uniform" in [-1, 1] (Raschka ch. 17)
+    noise: str = attrs.field(default="normal", validator=_one_of(NOISES))
     hflip: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
     diffaugment: str | None = attrs.field(default=None, validator=_augment_policy)
     replay: int = attrs.field(default=0, validator=_non_negative_int)

@@ -44,9 +44,15 @@ class NumpyNetwork:
         self.state = dict(state)
 
 
-def make_noise(n: int, latent_dim: int, seed: int | None) -> np.ndarray:
-    """Standard normal noise ``(n, latent_dim)`` float32 from `seed`."""
-    return np.random.default_rng(seed).standard_normal((n, latent_dim)).astype(np.float32)
+def make_noise(n: int, latent_dim: int, seed: Any, kind: str = "normal") -> np.ndarray:
+    """Noise ``(n, latent_dim)`` float32 from `seed` (an int, None or a numpy Generator):
+    standard normal, or with `kind` ``"uniform"`` uniform in [-1, 1]."""
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    if kind == "uniform":
+        return rng.uniform(-1.0, 1.0, (n, latent_dim)).astype(np.float32)
+    if kind != "normal":
+        raise InvalidArgumentError(f"noise must be 'normal' or 'uniform'; received {kind!r}")
+    return rng.standard_normal((n, latent_dim)).astype(np.float32)
 
 
 def make_labels(labels: Any, n: int, num_classes: int) -> np.ndarray:
@@ -78,13 +84,14 @@ def _run(backend: Any, net: Any, inputs: list[np.ndarray], device: str) -> np.nd
 
 def generate(backend: Any, net: Any, architecture: Any, n: int, *, labels: Any = None,
              seed: int | None = None, noise: np.ndarray | None = None,
-             device: str = "auto") -> np.ndarray:
-    """`n` samples of a generator network in inference mode, as numpy."""
+             device: str = "auto", noise_kind: str = "normal") -> np.ndarray:
+    """`n` samples of a generator network in inference mode, as numpy (noise from `seed`,
+    of the `noise_kind` it was trained on, unless `noise` is given)."""
     if not isinstance(n, (int, np.integer)) or n < 1:
         raise InvalidArgumentError(f"n must be an int >= 1; received {n!r}")
     latent_dim = int(architecture.latent_dim)
     if noise is None:
-        noise = make_noise(n, latent_dim, seed)
+        noise = make_noise(n, latent_dim, seed, noise_kind)
     noise = np.asarray(noise, dtype=np.float32)
     if noise.shape != (n, latent_dim):
         raise InvalidArgumentError(
@@ -106,8 +113,8 @@ def generate(backend: Any, net: Any, architecture: Any, n: int, *, labels: Any =
 
 
 def standing_statistics(backend: Any, net: Any, architecture: Any, *, n: int = 4096,
-                        batch_size: int = 512, seed: int = 0,
-                        device: str = "auto") -> dict[str, np.ndarray]:
+                        batch_size: int = 512, seed: int = 0, device: str = "auto",
+                        noise_kind: str = "normal") -> dict[str, np.ndarray]:
     """Recompute a generator's BatchNorm running statistics for its current weights, in place
     ("standing statistics", Brock et al. 2019; PyTorch's ``swa_utils.update_bn``).
 
@@ -133,7 +140,7 @@ def standing_statistics(backend: Any, net: Any, architecture: Any, *, n: int = 4
     for name in layers:
         for buffer in ("running_mean", "running_var"):
             zeroed[f"{name}.{buffer}"] = np.zeros_like(state[f"{name}.{buffer}"])
-    noise = make_noise(n, int(architecture.latent_dim), seed)
+    noise = make_noise(n, int(architecture.latent_dim), seed, noise_kind)
     conditional = architecture.kind == "conditional"
     ids = make_labels(None, n, architecture.num_classes) if conditional else None
     # Batches of equal size but the last, which joins the one before if it would be tiny.

@@ -201,7 +201,9 @@ class _Trainer:
                 self.backend.seed(int(seed.generate_state(1)[0] % 2**31))
 
     def _noise(self, n: int, latent_dim: int) -> np.ndarray:
-        return self.rng.standard_normal((n, latent_dim)).astype(np.float32)
+        from gancore.training._sampling import make_noise
+
+        return make_noise(n, latent_dim, self.rng, self.config.noise)
 
     def _set_learning_rates(self) -> None:
         factor = self.config.learning_rate_factor(self.step)
@@ -477,9 +479,10 @@ class GANTrainer(_Trainer):
             )
         self._replay = ReplayPool(config.replay, config.replay_fraction) if config.replay \
             else None
-        self.fixed_noise = np.random.default_rng(self._seeds[4]).standard_normal(
-            (config.grid_size, self.latent_dim)
-        ).astype(np.float32)
+        from gancore.training._sampling import make_noise
+
+        self.fixed_noise = make_noise(config.grid_size, self.latent_dim, self._seeds[4],
+                                      config.noise)
         self.fixed_labels = (
             np.arange(config.grid_size) % (self.num_classes or 1) if self.conditional else None
         )
@@ -701,7 +704,8 @@ class GANTrainer(_Trainer):
             from gancore.training._sampling import standing_statistics
 
             standing_statistics(self.backend, self.G_ema, self.architecture,
-                                seed=self._seeds[7], device=self.device)
+                                seed=self._seeds[7], device=self.device,
+                                noise_kind=self.config.noise)
             self._ema_statistics_fresh = True
         return self.G_ema
 
@@ -715,7 +719,8 @@ class GANTrainer(_Trainer):
         from gancore.training._sampling import generate
 
         return generate(self.backend, self.sampling_generator(), self.architecture, n,
-                        labels=labels, seed=seed, noise=noise, device=self.device)
+                        labels=labels, seed=seed, noise=noise, device=self.device,
+                        noise_kind=self.config.noise)
 
     def load_state(self, arrays: Mapping[str, Mapping[str, np.ndarray]]) -> None:
         super().load_state(arrays)
