@@ -54,7 +54,8 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
 
 
 _TRAIN_FLAGS = ("recipe", "backend", "steps", "seed", "out", "device", "arch", "loss",
-                "dataset", "data_path", "batch_size", "compile", "sample_every",
+                "dataset", "data_path", "data_a", "data_b", "batch_size", "compile",
+                "sample_every",
                 "checkpoint_every", "keep_checkpoints", "overwrite", "threads", "workers",
                 "sync_batch_norm", "stream", "hflip", "diffaugment", "replay",
                 "replay_fraction", "noise")
@@ -63,7 +64,8 @@ _TRAIN_FLAGS = ("recipe", "backend", "steps", "seed", "out", "device", "arch", "
 #: Types of the top-level keys of a TOML config (the flags' names).
 _FLAG_TYPES: dict[str, tuple[type, str]] = {
     **{k: (str, "a string") for k in ("recipe", "backend", "out", "device", "arch", "loss",
-                                      "dataset", "data_path", "diffaugment", "noise")},
+                                      "dataset", "data_path", "data_a", "data_b",
+                                      "diffaugment", "noise")},
     **{k: (int, "an int") for k in ("steps", "seed", "batch_size", "sample_every",
                                     "checkpoint_every", "keep_checkpoints", "workers",
                                     "replay")},
@@ -155,6 +157,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
     data_options = dict(s["data"])
     if s.get("data_path"):
         data_options["folder"] = s["data_path"]
+    if s.get("data_a") or s.get("data_b"):
+        if not (s.get("data_a") and s.get("data_b")) or s.get("data_path"):
+            raise GancoreError("--data-a and --data-b go together (a CycleGAN's two domains), "
+                               "without --data")
+        data_options["folder"], data_options["folder_b"] = s["data_a"], s["data_b"]
     if s.get("stream"):
         data_options["stream"] = True
     common = {"steps": s.get("steps"), "device": s.get("device", "auto"),
@@ -231,8 +238,9 @@ def _check_resume_flags(run_dir: str, s: dict[str, Any], data_options: dict[str,
     if s.get("overwrite"):
         raise GancoreError("--overwrite cannot be given with --resume: choose one")
     saved = RunFolder(run_dir).settings()["settings"]
-    if "folder" in data_options:
-        data_options["folder"] = os.path.abspath(data_options["folder"])
+    for key in ("folder", "folder_b"):
+        if key in data_options:
+            data_options[key] = os.path.abspath(data_options[key])
     given = {"--recipe": (s.get("recipe"), saved.get("recipe")),
              "--arch": (s.get("arch"), saved.get("architecture")),
              "--dataset": (s.get("dataset"), saved.get("dataset")),
@@ -385,6 +393,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", help="dataset (built-in or plugin) instead of the recipe's")
     p.add_argument("--data", dest="data_path",
                    help="data folder for file-based datasets (MNIST, CIFAR-10, image folders)")
+    p.add_argument("--data-a", dest="data_a", metavar="DIR",
+                   help="CycleGAN: the folder of domain A's images (with --data-b)")
+    p.add_argument("--data-b", dest="data_b", metavar="DIR",
+                   help="CycleGAN: the folder of domain B's images (unpaired with A's)")
     p.add_argument("--stream", action="store_true", default=None,
                    help="read the data's files lazily, a few batches ahead, instead of loading "
                         "them into memory (image_folder, mnist, fashion_mnist, npy)")

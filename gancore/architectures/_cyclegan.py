@@ -1,4 +1,5 @@
-"""`cyclegan`: the U-Net generator and PatchGAN critic of the Keras CycleGAN."""
+"""`cyclegan`: the U-Net generator and PatchGAN critic of the Keras CycleGAN, and the ResNet
+generator of the CycleGAN paper."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from gancore.architectures._checks import (
 from gancore.architectures._pair import ArchitecturePair
 from gancore.nn import (
     Activation,
+    Add,
     Concat,
     Conv2D,
+    ConvTranspose2D,
     GraphBuilder,
     InstanceNorm,
     NetworkSpec,
@@ -50,6 +53,28 @@ def _generator(name: str, shape: Shape, filters: int, depth: int) -> NetworkSpec
     return g.build(chain(g, h, (Upsample(2), conv, Activation("tanh"))))
 
 
+def _resnet_generator(name: str, shape: Shape, filters: int, blocks: int) -> NetworkSpec:
+    """Zhu et al. (2017), appendix 7.2: c7s1-64, d128, d256, `blocks` x R256, u128, u64,
+    c7s1-3 (k7 s1, two k3 s2 downsamplings, residual blocks of two k3 convolutions, two k3
+    s2 transposed convolutions), instance norm and ReLU, tanh at the end. Zero padding where
+    the paper reflects (gancore's convolutions pad with zeros on every backend)."""
+    g = GraphBuilder(name, "glorot")
+    h = g.input("x", shape)
+    h = chain(g, h, (Conv2D(filters, 7, padding=3), InstanceNorm(), Activation("relu")))
+    for level in (1, 2):
+        h = chain(g, h, (Conv2D(filters * 2**level, 3, stride=2, padding=1), InstanceNorm(),
+                         Activation("relu")))
+    width = filters * 4
+    for _ in range(blocks):
+        r = chain(g, h, (Conv2D(width, 3, padding=1), InstanceNorm(), Activation("relu"),
+                         Conv2D(width, 3, padding=1), InstanceNorm()))
+        h = g.add(Add(), h, r)
+    for level in (1, 0):
+        h = chain(g, h, (ConvTranspose2D(filters * 2**level, 3, stride=2, padding=1,
+                                         output_padding=1), InstanceNorm(), Activation("relu")))
+    return g.build(chain(g, h, (Conv2D(shape[2], 7, padding=3), Activation("tanh"))))
+
+
 def _critic(name: str, shape: Shape, filters: int, depth: int) -> NetworkSpec:
     g = GraphBuilder(name, "glorot")
     h = g.input("x", shape)
@@ -69,6 +94,8 @@ def cyclegan(
     num_classes: int | None = None,
     base_filters: int | Sequence[int] = (32, 64),
     depth: int = 4,
+    generator: str = "unet",
+    resnet_blocks: int | None = None,
 ) -> ArchitecturePair:
     """The CycleGAN of Langr and Bok, "GANs in Action" (2019), chapter 9 (the Keras CycleGAN
     after Erik Linder-Noren's Keras-GAN; Zhu et al. 2017). The generator maps an image of
@@ -86,6 +113,11 @@ def cyclegan(
     `base_filters` is (gf, df), or one int for both; `depth` is the number of downsampling
     blocks in each network (small values give the tiny networks tests use). The image's
     height and width must be multiples of 2**depth.
+
+    ``generator="resnet"`` takes the CycleGAN paper's ResNet generator instead (Zhu et al.
+    2017, appendix 7.2: gf = 64 there; `resnet_blocks` residual blocks, default 6 below 256
+    pixels a side and 9 from 256, as the paper uses), whose image sides must be multiples
+    of 4.
     """
     shape = check_sample_shape("cyclegan", sample_shape, ranks=(3,))
     if latent_dim is not None:
@@ -96,6 +128,19 @@ def cyclegan(
     check_unlabelled("cyclegan", num_classes)
     gf, df = check_int_pair("cyclegan", "base_filters", base_filters)
     levels = check_int("cyclegan", "depth", depth)
+    if generator not in ("unet", "resnet"):
+        raise InvalidArgumentError(
+            f"cyclegan generator must be 'unet' or 'resnet'; received {generator!r}")
+    if resnet_blocks is not None and generator != "resnet":
+        raise InvalidArgumentError(
+            f"cyclegan resnet_blocks needs generator='resnet'; received resnet_blocks "
+            f"{resnet_blocks!r} with generator {generator!r}")
+    blocks = (check_int("cyclegan", "resnet_blocks", resnet_blocks)
+              if resnet_blocks is not None else (9 if min(shape[:2]) >= 256 else 6))
+    if generator == "resnet" and (shape[0] % 4 or shape[1] % 4):
+        raise InvalidArgumentError(
+            f"cyclegan sample_shape must have a height and width that are multiples of 4 for "
+            f"the ResNet generator (two stride-2 downsamplings); received {shape}")
     step = 2**levels
     if shape[0] % step or shape[1] % step:
         raise InvalidArgumentError(
@@ -108,11 +153,15 @@ def cyclegan(
         shape,
         "cyclegan",
         None,
-        [("base_filters", (gf, df), (32, 64)), ("depth", levels, 4)],
+        [("base_filters", (gf, df), (32, 64)), ("depth", levels, 4),
+         ("generator", generator, "unet"),
+         ("resnet_blocks", blocks if generator == "resnet" else None, None)],
     )
+    spec = (_resnet_generator(f"{name}-generator", shape, gf, blocks) if generator == "resnet"
+            else _generator(f"{name}-generator", shape, gf, levels))
     return ArchitecturePair(
         name=name,
-        generator=drop_cancelled_biases(_generator(f"{name}-generator", shape, gf, levels)),
+        generator=drop_cancelled_biases(spec),
         critic=drop_cancelled_biases(_critic(f"{name}-critic", shape, df, levels)),
         latent_dim=None,
         num_classes=None,

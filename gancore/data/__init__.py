@@ -18,7 +18,7 @@ from gancore.data._batches import Batch, BatchIterator, iterate_batches
 from gancore.data._cifar import CIFAR10_CLASS_NAMES, load_cifar10
 from gancore.data._dataset import Dataset
 from gancore.data._digits import load_digits
-from gancore.data._folder import IMAGE_SUFFIXES, load_image_folder
+from gancore.data._folder import IMAGE_SUFFIXES, load_image_files, load_image_folder
 from gancore.data._idx import (
     FASHION_MNIST_CLASS_NAMES,
     load_fashion_mnist,
@@ -55,6 +55,7 @@ __all__ = [
     "load_digits",
     "load_fashion_mnist",
     "load_idx",
+    "load_image_files",
     "load_image_folder",
     "load_mixture",
     "load_mnist",
@@ -71,6 +72,7 @@ BUILTIN_DATASETS: dict[str, Callable[..., Dataset | StreamingDataset]] = {
     "fashion_mnist": load_fashion_mnist,
     "cifar10": load_cifar10,
     "image_folder": load_image_folder,
+    "image_files": load_image_files,
     "npy": load_npy,
     "ring": functools.partial(load_mixture, "ring"),
     "grid": functools.partial(load_mixture, "grid"),

@@ -166,6 +166,40 @@ def _scan(root: str | os.PathLike[str]) -> tuple[Path, list[Path], list[Path], l
     return folder, class_dirs, files, labels
 
 
+def load_image_files(
+    root: str | os.PathLike[str],
+    size: Sequence[int] = (128, 128),
+    channels: int = 3,
+    name: str | None = None,
+    *,
+    max_pixels: int = MAX_IMAGE_PIXELS,
+    stream: bool = False,
+) -> Dataset | StreamingDataset:
+    """Load every image of a folder (`root/<image>`, as CycleGAN's ``trainA`` / ``trainB``
+    hold them; sub-folders' images too, sorted) as an unlabelled `Dataset`: read, checked,
+    converted and resized as `load_image_folder` does them, with the same limits."""
+    height, width = check_size(size)
+    max_pixels = check_limit(max_pixels, "max_pixels")
+    if isinstance(channels, bool) or channels not in _PIL_MODES:
+        raise InvalidArgumentError(f"channels must be 1 or 3; received {channels!r}")
+    folder = Path(root)
+    if not folder.is_dir():
+        raise InvalidArgumentError(f"root must be an existing directory; received {str(root)!r}")
+    files = sorted(f for f in folder.rglob("*") if f.is_file()
+                   and f.suffix.lower() in IMAGE_SUFFIXES
+                   and not any(part.startswith(".") for part in f.relative_to(folder).parts))
+    if not files:
+        raise InvalidArgumentError(
+            f"root must hold at least one image ({', '.join(sorted(IMAGE_SUFFIXES))}); "
+            f"{str(folder)!r} holds none"
+        )
+    _import_pillow()
+    reader = FolderReader(tuple(files), (height, width), _PIL_MODES[channels], max_pixels)
+    dataset = StreamingDataset(name=name or folder.name, reader=reader, labels=None,
+                               num_classes=None, class_names=None)
+    return dataset if stream else dataset.load()
+
+
 @attrs.frozen(eq=False)
 class FolderReader:
     """Image files decoded when read: Pillow, the `mode` ("L" or "RGB"), resized to `size`

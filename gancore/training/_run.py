@@ -39,8 +39,8 @@ from gancore.training._recipes import (
     Recipe,
     build_architecture,
     get_recipe,
-    inverted,
     load_dataset,
+    load_domains,
     resolved,
     with_data_classes,
 )
@@ -181,9 +181,10 @@ def resume(run_dir: str | os.PathLike[str], *, steps: int | None = None,
 
 def _settings_of(rec: Recipe) -> dict[str, Any]:
     data_options = dict(rec.dataset_options)
-    if isinstance(data_options.get("folder"), (str, os.PathLike)):
-        # A resumed run may start from another working directory.
-        data_options["folder"] = os.path.abspath(data_options["folder"])
+    for key in ("folder", "folder_b"):
+        if isinstance(data_options.get(key), (str, os.PathLike)):
+            # A resumed run may start from another working directory.
+            data_options[key] = os.path.abspath(data_options[key])
     return {"recipe": rec.name, "description": rec.description,
             "architecture": rec.architecture,
             "architecture_options": dict(rec.architecture_options),
@@ -253,7 +254,7 @@ def _execute(folder: RunFolder, rec: Recipe, *, backend: str, device: str, progr
             if tensorboard:
                 callbacks.append(TensorBoardLog(out / "tensorboard"))
             callbacks.append(checkpoints)
-        train_data: Any = (data, inverted(data)) if cfg.algorithm == "cyclegan" else data
+        train_data: Any = load_domains(rec, data) if cfg.algorithm == "cyclegan" else data
         trainer = make_trainer(pair, train_data, cfg, backend=backend, device=device,
                                callbacks=callbacks, compile=compile, workers=workers)
         if checkpoint is not None:
