@@ -31,8 +31,9 @@ CASES: dict[str, tuple[str, dict[str, Any], bool]] = {
     "wgan-gp": ("wgan-gp", {"n_critic": 2, **_SGD}, True),
     "r1-lazy": ("dcgan", {"r1_penalty": 1.0, "r1_interval": 2, **_SGD}, True),
     "cgan": ("cgan", _SGD, True),
-    "ema-flips-reuse": ("dcgan", {"ema_decay": 0.9, "flip_fraction": 0.25,
-                                  "reuse_fakes": True, **_SGD}, True),
+    "ema-lr-decay-flips-reuse": ("dcgan", {"ema_decay": 0.9, "flip_fraction": 0.25,
+                                           "reuse_fakes": True, "lr_schedule": "linear",
+                                           "decay_start": 0.3, **_SGD}, True),
     "sgan": ("sgan", _SGD, True),
     # Two steps: the U-Net's instance norms over 1x1 and 2x2 maps of the 8x8 digits divide
     # by sqrt(var + eps) with var near 0 (up to 316x), so by the third step float32 rounding
@@ -41,7 +42,8 @@ CASES: dict[str, tuple[str, dict[str, Any], bool]] = {
 }
 
 
-def run_case(name: str, backend: str, workers: Workers | None = None) -> Any:
+def run_case(name: str, backend: str, workers: Workers | None = None,
+             device: str = "cpu") -> Any:
     """Train case `name` for `STEPS` steps (global batch 16) and return the trainer."""
     recipe, overrides, _ = CASES[name]
     rec = get_recipe(recipe).with_overrides(
@@ -50,7 +52,7 @@ def run_case(name: str, backend: str, workers: Workers | None = None) -> Any:
     pair = build_architecture(rec.architecture, tuple(data.shape), rec.architecture_options)
     cfg = rec.config
     train_data: Any = (data, inverted(data)) if cfg.algorithm == "cyclegan" else data
-    trainer = make_trainer(pair, train_data, cfg, backend=backend, device="cpu",
+    trainer = make_trainer(pair, train_data, cfg, backend=backend, device=device,
                            workers=workers)
     trainer.fit(progress=False)
     return trainer
@@ -65,13 +67,13 @@ def final_state(trainer: Any) -> dict[str, np.ndarray]:
     return out
 
 
-def main(backend: str, out_dir: str) -> None:
+def main(backend: str, out_dir: str, device: str = "cpu") -> None:
     framework = "torch" if backend == "torch" else "tensorflow"
     for name, (_, _, sync) in CASES.items():
         workers = from_environment(framework, sync_batch_norm=sync)
-        trainer = run_case(name, backend, workers)
+        trainer = run_case(name, backend, workers, device)
         np.savez(Path(out_dir) / f"{name}-rank{workers.rank}.npz", **final_state(trainer))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(*sys.argv[1:4])

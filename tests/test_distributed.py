@@ -130,6 +130,20 @@ def test_the_local_launcher_describes_each_worker() -> None:
 FRAMEWORKS = ("torch", "tensorflow")
 
 
+def _gpus(framework: str) -> int:
+    if framework == "torch":
+        import torch
+
+        return torch.cuda.device_count()
+    import tensorflow as tf
+
+    return len(tf.config.list_physical_devices("GPU"))
+
+
+# The GPU paths (NCCL) run where there are two GPUs; on the CPU, gloo and ring collectives.
+DEVICES = ("cpu", "cuda")
+
+
 def _start_workers(framework: str, args: list[str], n: int = 2, **popen: Any
                    ) -> list[subprocess.Popen]:
     env_base = {**os.environ, "GANCORE_THREADS": "1", "GANCORE_WORKER_TIMEOUT": "120"}
@@ -144,21 +158,24 @@ _RUNS: dict[str, Path] = {}
 def two_worker_runs(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """Each backend's two-worker run of every case, made once when first asked for."""
 
-    def get(framework: str) -> Path:
+    def get(framework: str, device: str) -> Path:
         import gancore
 
         if framework not in gancore.backends():
             pytest.skip(f"{framework} is not installed")
-        if framework not in _RUNS:
-            out = tmp_path_factory.mktemp(f"workers-{framework}")
-            procs = _start_workers(framework,
-                                   [str(HERE / "_distributed_cases.py"), framework, str(out)],
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if device != "cpu" and _gpus(framework) < 2:
+            pytest.skip(f"{framework} sees fewer than two GPUs")
+        key = f"{framework}-{device}"
+        if key not in _RUNS:
+            out = tmp_path_factory.mktemp(f"workers-{key}")
+            procs = _start_workers(
+                framework, [str(HERE / "_distributed_cases.py"), framework, str(out), device],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
             logs = [p.communicate(timeout=900)[0].decode(errors="replace") for p in procs]
             for p, log in zip(procs, logs, strict=True):
                 assert p.returncode == 0, log[-3000:]
-            _RUNS[framework] = out
-        return _RUNS[framework]
+            _RUNS[key] = out
+        return _RUNS[key]
 
     return get
 
@@ -173,12 +190,13 @@ def _one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
     torch.set_num_threads(threads)
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_two_workers_train_as_one_process(case: str, framework: str,
+def test_two_workers_train_as_one_process(case: str, framework: str, device: str,
                                           two_worker_runs: Any) -> None:
-    runs = two_worker_runs(framework)
-    one = final_state(run_case(case, framework))
+    runs = two_worker_runs(framework, device)
+    one = final_state(run_case(case, framework, device=device))
     ranks = [np.load(runs / f"{case}-rank{r}.npz") for r in range(2)]
     assert set(ranks[0].files) == set(one)
     for key in one:
