@@ -112,13 +112,10 @@ class TensorFlowBackend:
         return to_numpy(x)
 
     def wrap_native(self, module: Any) -> Any:
-        """Native TensorFlow modules are not supported yet: use a portable spec."""
-        from gancore import BackendUnsupportedError
+        """A plugin's own Keras 3 model (built) with the interface of gancore's networks."""
+        from gancore_tensorflow._native import KerasNetwork
 
-        raise BackendUnsupportedError(
-            "the tensorflow backend trains portable architectures only; received a native "
-            f"{type(module).__name__}"
-        )
+        return KerasNetwork(module)
 
     def seed(self, seed: int) -> None:
         """Seed TensorFlow's global generator and the backend's own (dropout masks)."""
@@ -210,7 +207,9 @@ class TensorFlowBackend:
         """Worker 0's variables into every worker's copy of `network`."""
         from gancore_tensorflow._distributed import broadcast
 
-        broadcast([var for var, _ in network._entries.values()])
+        # Every variable the network holds (a tf.Module's or a Keras model's), in the order
+        # the module tracks them: the same order on every worker.
+        broadcast(list(network.variables))
 
     def any_worker(self, flag: bool, workers: Any) -> bool:
         """Whether `flag` holds on any worker; every worker calls it at the same point."""
