@@ -79,6 +79,9 @@ class Backend(Protocol):
       ``trainable_names()``, ``to_canonical(values)`` and ``from_canonical(arrays)``
       (`gancore.nn.CanonicalLayouts` gives the last three). Its outputs match
       `gancore.nn.forward_numpy` within float32 rounding, in inference and training mode.
+      ``net(*inputs, training=bool, output=name)`` returns the node `name`'s output instead
+      (running the nodes up to it only, `gancore.nn.node_index`; feature matching reads
+      the critic's features so), an unknown name an `InvalidArgumentError` listing them.
     - **Updates.** An objective is a Python function the core writes once: it calls the
       networks and gancore's losses (which dispatch on the array type through `ops`) and
       returns ``(loss, metrics)``; metrics are native scalars the core reads only every

@@ -58,14 +58,14 @@ _TRAIN_FLAGS = ("recipe", "backend", "steps", "seed", "out", "device", "arch", "
                 "sample_every",
                 "checkpoint_every", "keep_checkpoints", "overwrite", "threads", "workers",
                 "sync_batch_norm", "stream", "hflip", "diffaugment", "replay",
-                "replay_fraction", "noise")
+                "replay_fraction", "feature_matching", "noise")
 
 
 #: Types of the top-level keys of a TOML config (the flags' names).
 _FLAG_TYPES: dict[str, tuple[type, str]] = {
     **{k: (str, "a string") for k in ("recipe", "backend", "out", "device", "arch", "loss",
-                                      "dataset", "data_path", "data_a", "data_b",
-                                      "diffaugment", "noise")},
+                                      "dataset", "data_path", "data_a", "data_b", "diffaugment",
+                                      "feature_matching", "noise")},
     **{k: (int, "an int") for k in ("steps", "seed", "batch_size", "sample_every",
                                     "checkpoint_every", "keep_checkpoints", "workers",
                                     "replay")},
@@ -139,7 +139,7 @@ def _train_settings(args: argparse.Namespace) -> dict[str, Any]:
         if value is not None and value is not False:
             settings[flag] = value
     for key in ("loss", "batch_size", "sample_every", "checkpoint_every", "hflip",
-                "diffaugment", "replay", "replay_fraction", "noise"):
+                "diffaugment", "replay", "replay_fraction", "feature_matching", "noise"):
         if key in settings:
             settings["train"][key] = settings.pop(key)
     return settings
@@ -411,6 +411,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="experience replay: a pool of N past fakes for the critic (0: off)")
     p.add_argument("--replay-fraction", type=float, dest="replay_fraction",
                    help="share of the critic's fakes taken from the pool (default 0.5)")
+    p.add_argument("--feature-matching", dest="feature_matching", metavar="NODE",
+                   help="feature matching: the generator matches the batch mean of this "
+                        "critic node's output on real and fake samples")
     p.add_argument("--sample-every", type=_int_in(0), dest="sample_every")
     p.add_argument("--checkpoint-every", type=_int_in(0), dest="checkpoint_every",
                    help="write a step-numbered checkpoint every N steps (0: only at the end)")

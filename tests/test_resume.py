@@ -82,20 +82,26 @@ def _assert_same(got: tuple[dict[str, np.ndarray], dict[str, Any]],
         np.testing.assert_array_equal(got[0][key], value, err_msg=key)
 
 
+def assert_resumes_bit_for_bit(make: Any, split: int, tmp_path: Path) -> None:
+    """A run of `make()` (a new trainer) stopped after `split` steps, saved and resumed in
+    another trainer ends where the uninterrupted run ends: weights and the whole state."""
+    whole = make()
+    whole.fit(progress=False)
+    want = _everything(whole)  # before another trainer moves the framework's generator
+    first = make()
+    first.fit(split, progress=False)
+    first.save(tmp_path / "checkpoint")
+    rest = make()
+    rest.restore(tmp_path / "checkpoint")
+    assert rest.step == split
+    rest.fit(progress=False)
+    _assert_same(_everything(rest), want)
+
+
 @pytest.mark.parametrize("case", sorted(RESUME_CASES))
 def test_save_and_resume_gives_the_uninterrupted_run_bit_for_bit(backend: Any, case: str,
                                                                  tmp_path: Path) -> None:
-    whole = _trainer(case, backend.name)
-    whole.fit()
-    want = _everything(whole)  # before another trainer moves the framework's generator
-    first = _trainer(case, backend.name)
-    first.fit(SPLIT)
-    first.save(tmp_path / "checkpoint")
-    rest = _trainer(case, backend.name)
-    rest.restore(tmp_path / "checkpoint")
-    assert rest.step == SPLIT
-    rest.fit()
-    _assert_same(_everything(rest), want)
+    assert_resumes_bit_for_bit(lambda: _trainer(case, backend.name), SPLIT, tmp_path)
 
 
 def test_a_native_architecture_plugin_resumes_bit_for_bit(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 import numpy as np
 import pytest
-from test_resume import _assert_same, _everything
+from test_resume import assert_resumes_bit_for_bit
 from test_training import RING, SGD, SMALL, STEP_TOL, _both_backends, _states
 
 from gancore import InvalidArgumentError
@@ -77,16 +77,7 @@ def test_a_step_with_the_option_is_the_same_on_torch_and_tensorflow(case: str) -
                                   "replay-wgan-gp-diffaugment"])
 def test_a_resumed_run_with_the_option_ends_bit_for_bit_where_the_whole_run_ends(
         backend: Any, case: str, tmp_path: Path) -> None:
-    whole = _trainer(case, backend.name, steps=4)
-    whole.fit(progress=False)
-    want = _everything(whole)
-    first = _trainer(case, backend.name, steps=4)
-    first.fit(2, progress=False)
-    first.save(tmp_path / "checkpoint")
-    rest = _trainer(case, backend.name, steps=4)
-    rest.restore(tmp_path / "checkpoint")
-    rest.fit(progress=False)
-    _assert_same(_everything(rest), want)
+    assert_resumes_bit_for_bit(lambda: _trainer(case, backend.name, steps=4), 2, tmp_path)
 
 
 def test_hflip_mirrors_some_real_images_and_keeps_the_others() -> None:

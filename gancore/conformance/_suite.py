@@ -162,6 +162,34 @@ def test_every_layer_trains_like_the_numpy_reference(conformance_backend: Any,
         np.testing.assert_allclose(after[name], value, err_msg=name, **LAYER_TOL)
 
 
+_FEATURES = sequential("conformance-features", (3,), [L.Dense(4), L.BatchNorm(),
+                                                      L.Activation("tanh"), L.Dense(1)])
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_a_network_returns_any_named_node(conformance_backend: Any, training: bool) -> None:
+    """``net(..., output=name)``: that node's output, the nodes after it not run (in
+    training, only the buffers up to it move); an unknown name is refused."""
+    backend = conformance_backend
+    x = np.random.default_rng(8).normal(size=(5, 3)).astype(np.float32)
+    for node in _FEATURES.nodes:
+        state = init_state(_FEATURES, 9)
+        net = backend.build_network(_FEATURES, state)
+        with backend.no_grad():
+            out = net(backend.to_native(x), training=training, output=node.name)
+        got = np.asarray(backend.to_numpy(out), np.float64)
+        if training:
+            want, new_state = forward_numpy_training(_FEATURES, state, x, output=node.name)
+            for name, value in new_state.items():
+                np.testing.assert_allclose(net.get_state()[name], value, err_msg=name,
+                                           **LAYER_TOL)
+        else:
+            want = forward_numpy(_FEATURES, state, x, output=node.name)
+        np.testing.assert_allclose(got, want, err_msg=node.name, **LAYER_TOL)
+    with pytest.raises(gancore.InvalidArgumentError, match="dense_1, batch_norm_1"):
+        net(backend.to_native(x), output="no-such-node")
+
+
 def test_dropout_masks_follow_the_random_state(conformance_backend: Any) -> None:
     backend = conformance_backend
     spec, _, net = _layer_case(backend, "dropout", seed=5)

@@ -44,7 +44,7 @@ from gancore.nn._layers import (
     Upsample,
     layer_from_dict,
 )
-from gancore.nn._numpy_forward import forward_numpy, forward_numpy_training
+from gancore.nn._numpy_forward import forward_numpy, forward_numpy_training, node_index
 from gancore.nn._spec import GraphBuilder, Input, NetworkSpec, Node, sequential
 
 __all__ = [
@@ -83,6 +83,7 @@ __all__ = [
     "forward_numpy_training",
     "init_state",
     "layer_from_dict",
+    "node_index",
     "parameter_shapes",
     "sequential",
     "trainable_names",

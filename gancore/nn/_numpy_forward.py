@@ -15,15 +15,32 @@ from gancore.nn import _layers as L
 from gancore.nn._init import check_state
 from gancore.nn._spec import NetworkSpec
 
-__all__ = ["forward_numpy", "forward_numpy_training"]
+__all__ = ["forward_numpy", "forward_numpy_training", "node_index"]
 
 Params = dict[str, np.ndarray]
 
 
+def node_index(spec: NetworkSpec, name: str) -> int:
+    """The position in `spec.nodes` of the node called `name`: what a network called with
+    ``output=name`` returns, having run the nodes up to it and no further. An unknown name
+    is an `InvalidArgumentError` listing the network's nodes."""
+    if not isinstance(name, str):
+        raise InvalidArgumentError(f"output must be a node name (str); received {name!r}")
+    for i, node in enumerate(spec.nodes):
+        if node.name == name:
+            return i
+    names = ", ".join(n.name for n in spec.nodes)
+    raise InvalidArgumentError(
+        f"output must name a node of network {spec.name!r} ({names}); received {name!r}")
+
+
 def forward_numpy(
-    spec: NetworkSpec, state: Mapping[str, Any], *inputs: Any, training: bool = False
+    spec: NetworkSpec, state: Mapping[str, Any], *inputs: Any, training: bool = False,
+    output: str | None = None,
 ) -> np.ndarray:
-    """The network's output (float64) for a batch of inputs given in `spec.inputs` order.
+    """The network's output (float64) for a batch of inputs given in `spec.inputs` order;
+    with `output`, the output of the node of that name (`node_index`; the nodes after it
+    do not run).
 
     Images are NHWC; labels are integer arrays. `training=True` normalises BatchNorm with
     batch statistics but leaves `state` alone (see `forward_numpy_training` for the buffer
@@ -31,18 +48,19 @@ def forward_numpy(
     inference; in training with rate > 0 it raises `BackendUnsupportedError`, since random
     masks cannot match across frameworks.
     """
-    return _run(spec, state, inputs, training, None)
+    return _run(spec, state, inputs, training, None, output)
 
 
 def forward_numpy_training(
-    spec: NetworkSpec, state: Mapping[str, Any], *inputs: Any
+    spec: NetworkSpec, state: Mapping[str, Any], *inputs: Any, output: str | None = None
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """A training-mode forward pass and the state after it: BatchNorm running statistics
     updated as every backend updates them in training mode (PyTorch's momentum, unbiased
     running variance), and spectral norm's `u` after its power iteration. Returns (output
-    float64, new state float32)."""
+    float64, new state float32). `output` as in `forward_numpy`: only the nodes up to it
+    run, and only their buffers change."""
     updates: dict[str, np.ndarray] = {}
-    out = _run(spec, state, inputs, True, updates)
+    out = _run(spec, state, inputs, True, updates, output)
     new_state = {k: v.copy() for k, v in check_state(spec, state).items()}
     for name, value in updates.items():
         new_state[name] = value.astype(np.float32)
@@ -55,10 +73,12 @@ def _run(
     inputs: tuple[Any, ...],
     training: bool,
     updates: dict[str, np.ndarray] | None,
+    output: str | None,
 ) -> np.ndarray:
+    last = len(spec.nodes) - 1 if output is None else node_index(spec, output)
     params = check_state(spec, state, np.float64)
     values = _check_inputs(spec, inputs)
-    for node in spec.nodes:
+    for node in spec.nodes[: last + 1]:
         prefix = node.name + "."
         own = {k[len(prefix) :]: v for k, v in params.items() if k.startswith(prefix)}
         xs = [values[s] for s in node.inputs]
@@ -70,7 +90,7 @@ def _run(
         if updates is not None:
             updates.update({prefix + k: v for k, v in new_buffers.items()})
         values[node.name] = out
-    return values[spec.output]
+    return values[spec.output if output is None else output]
 
 
 def _check_inputs(spec: NetworkSpec, inputs: tuple[Any, ...]) -> dict[str, np.ndarray]:

@@ -169,6 +169,9 @@ class TrainConfig:
     with parameters drawn in numpy: every backend augments alike. ``replay > 0`` keeps a
     pool of that many past fakes (experience replay, `GANTrainer`): in each critic update a
     fake is replaced by a stored one with probability ``replay_fraction``.
+    ``feature_matching`` (the name of a critic node) replaces the generator's adversarial
+    loss by feature matching (Salimans et al. 2016): ``|| mean f(real) - mean f(fake) ||^2``
+    over the batch, f that node's output, the reals those of the step's last critic update.
     """
 
     algorithm: str = attrs.field(default="gan", validator=_one_of(ALGORITHMS))
@@ -204,6 +207,9 @@ class TrainConfig:
     diffaugment: str | None = attrs.field(default=None, validator=_augment_policy)
     replay: int = attrs.field(default=0, validator=_non_negative_int)
     replay_fraction: float = attrs.field(default=0.5, validator=_fraction)
+    feature_matching: str | None = attrs.field(
+        default=None, validator=attrs.validators.optional(_name)
+    )
     lr_schedule: str = attrs.field(default="constant", validator=_one_of(SCHEDULES))
     decay_start: float = attrs.field(default=0.5, validator=_unit)
     cycle_weight: float = attrs.field(default=10.0, validator=_non_negative)

@@ -42,7 +42,7 @@ from gancore.losses import (
     semi_supervised_critic_loss,
 )
 from gancore.losses import clip_weights as _clip_weights
-from gancore.nn import NetworkSpec, init_state
+from gancore.nn import NetworkSpec, init_state, node_index
 from gancore.training import _state
 from gancore.training._config import TrainConfig
 from gancore.training._replay import ReplayPool
@@ -85,13 +85,13 @@ def resolve_loss(name: str) -> Any:
     return loss
 
 
-def _reject_gan_options(trainer: str, config: TrainConfig) -> None:
+def _reject_gan_options(trainer: str, config: TrainConfig, keep: tuple[str, ...] = ()) -> None:
     """The penalties and the reuse of fakes belong to GANTrainer's critic step; other
-    algorithms must not drop them silently."""
+    algorithms must not drop them silently (those they support are in `keep`)."""
     off = {"gradient_penalty": 0, "r1_penalty": 0, "reuse_fakes": False, "diffaugment": None,
-           "replay": 0}
+           "replay": 0, "feature_matching": None}
     for name, default in off.items():
-        value = getattr(config, name, default)
+        value = None if name in keep else getattr(config, name, default)
         if value:
             raise InvalidArgumentError(
                 f"{name} must be {default} for {trainer} (its steps have no such option); "
@@ -422,6 +422,7 @@ class GANTrainer(_Trainer):
         else:
             self.G = self._build(architecture.generator, self._seeds[1])
             self.D = self._build(architecture.critic, self._seeds[2])
+        self._check_feature_matching(config.feature_matching)
         self.G_ema, self._ema_statistics_fresh = None, False
         if config.ema_decay is not None:
             self.G_ema = self._build(architecture.generator, 0, self.G.get_state())
@@ -524,6 +525,24 @@ class GANTrainer(_Trainer):
                 f"a conditional architecture needs labelled data with {self.num_classes} "
                 f"classes; received {data.name!r} with num_classes={data.num_classes}"
             )
+
+    def _check_feature_matching(self, node: str | None) -> None:
+        """``config.feature_matching`` must name a node of a portable critic, in one
+        process (the loss of the batch means is not an average over workers' rows)."""
+        if node is None:
+            return
+        if self.native_architecture:
+            raise InvalidArgumentError(
+                f"feature_matching must be None for a NativeArchitecture (its critic has no "
+                f"named nodes); received {node!r}")
+        if self.workers.distributed:
+            raise InvalidArgumentError(
+                f"feature_matching must be None on several workers (its batch means would "
+                f"be each worker's); received {node!r}")
+        try:
+            node_index(self.architecture.critic, node)
+        except InvalidArgumentError as e:
+            raise InvalidArgumentError(f"feature_matching: {e}") from None
 
     def _diffaugment(self, policy: str | None) -> Any:
         """The DiffAugment of ``config.diffaugment`` (None when off), checked against the
@@ -634,8 +653,37 @@ class GANTrainer(_Trainer):
         augmented as `inputs` say (the critic's fakes' augmentation with ``reuse_fakes``)."""
         cond = (inputs["labels"],) if self.conditional else ()
         fake = self._pack(self._augmented(carry["fake"], inputs, "fake"))
-        loss = self.loss.generator_loss(self.D(fake, *cond, training=True))
+        if self.config.feature_matching is not None:
+            # The reals' labels: the critic batch's (`real_labels`), or with reuse_fakes
+            # the critic inputs' own, which the fakes share.
+            real_cond = (inputs.get("real_labels", inputs.get("labels")),) if cond else ()
+            loss = self._feature_matching_loss(inputs, (fake, *cond), real_cond)
+        else:
+            loss = self.loss.generator_loss(self.D(fake, *cond, training=True))
         return loss, {"g_loss": self.ops.stop_gradient(loss)}
+
+    def _feature_matching_loss(self, inputs: Mapping[str, Array], fake_inputs: tuple,
+                               real_cond: tuple = ()) -> Array:
+        """Feature matching (Salimans et al. 2016): the squared distance between the batch
+        means of the critic node ``config.feature_matching`` on the step's real batch
+        (``x``, augmented as the critic saw it) and on the fakes, summed over features."""
+        ops, node = self.ops, self.config.feature_matching
+        real = self._pack(self._augmented(inputs["x"], inputs, "real"))
+        with self.backend.no_grad():
+            f_real = self.D(real, *real_cond, training=True, output=node)
+        f_fake = self.D(*fake_inputs, training=True, output=node)
+        gap = ops.mean(ops.stop_gradient(f_real), axis=0) - ops.mean(f_fake, axis=0)
+        return ops.sum(gap * gap)
+
+    def _step_reals(self, inputs: Mapping[str, Array]) -> dict[str, Array]:
+        """What feature matching takes from the last critic update's inputs into the
+        generator update: its real batch, the reals' augmentation and labels."""
+        if self.config.feature_matching is None:
+            return {}
+        reals = {k: v for k, v in inputs.items() if k == "x" or k.startswith("aug_real_")}
+        if self.conditional:
+            reals["real_labels"] = inputs["labels"]
+        return reals
 
     def critic_inputs(self) -> dict[str, Array]:
         """The next critic step's inputs: a real batch and its noise and randomness."""
@@ -674,18 +722,19 @@ class GANTrainer(_Trainer):
             # Counted from the step, so a resumed run keeps the lazy R1's phase.
             update = self.step * cfg.n_critic + i
             off = bool(self._d_update_lazy is not None and update % cfg.r1_interval)
+            inputs = self.critic_inputs()
             if self._joint and i == cfg.n_critic - 1:  # with the generator update
-                d_metrics = {**self._joint[off](self.critic_inputs())}
+                d_metrics = {**self._joint[off](inputs)}
             else:
-                d_metrics = {**(self._d_update_lazy if off else self._d_update)(
-                    self.critic_inputs())}
+                d_metrics = {**(self._d_update_lazy if off else self._d_update)(inputs)}
             if self._replay is not None:  # the pool sees the global batch's fakes
                 self._replay.add(self._global_rows(d_metrics.pop("_fake")), self.rng)
             if not off:
                 self._last_r1 = d_metrics.get("r1")
             elif self._last_r1 is not None:
                 d_metrics["r1"] = self._last_r1
-        g_metrics = {} if self._joint else self._g_update(self.generator_inputs())
+        g_metrics = {} if self._joint else self._g_update(
+            {**self.generator_inputs(), **self._step_reals(inputs)})
         if self.G_ema is not None:
             self.backend.ema_update(self.G_ema.trainable_parameters(),
                                     self.G.trainable_parameters(), self.config.ema_decay)
@@ -778,7 +827,7 @@ class SGANTrainer(GANTrainer):
     def __init__(self, architecture: ArchitecturePair, data: Dataset,
                  config: TrainConfig | None = None, **kwargs: Any) -> None:
         config = config or TrainConfig(algorithm=self.algorithm)
-        _reject_gan_options(type(self).__name__, config)
+        _reject_gan_options(type(self).__name__, config, keep=("feature_matching",))
         labelled = is_data_source(data) and data.labels is not None
         if not labelled or data.num_classes != architecture.num_classes:
             raise InvalidArgumentError(
@@ -821,8 +870,12 @@ class SGANTrainer(GANTrainer):
         return loss, {k: ops.stop_gradient(v) for k, v in metrics.items()}
 
     def _generator_objective(self, inputs: Mapping[str, Array]) -> tuple[Array, Metrics]:
-        score = class_logits_to_score(self.D(self.G(inputs["z"], training=True), training=True))
-        loss = nonsaturating_generator_loss(score)
+        fake = self.G(inputs["z"], training=True)
+        if self.config.feature_matching is not None:  # Salimans et al.'s SGAN generator
+            loss = self._feature_matching_loss(inputs, (fake,))
+        else:
+            loss = nonsaturating_generator_loss(class_logits_to_score(self.D(fake,
+                                                                             training=True)))
         return loss, {"g_loss": self.ops.stop_gradient(loss)}
 
     def critic_inputs(self) -> dict[str, Array]:

@@ -21,6 +21,7 @@ from gancore.nn import (
     CanonicalLayouts,
     NetworkSpec,
     check_state,
+    node_index,
     parameter_shapes,
     trainable_names,
 )
@@ -327,10 +328,11 @@ class JaxParameter:
 class JaxNetwork(CanonicalLayouts):
     """A `gancore.nn.NetworkSpec` as a pure JAX function of a dict of arrays.
 
-    Call it as `net(*inputs, training=False)` with inputs in `spec.inputs` order (images
-    NHWC float32, labels int32). With `training=True`, BatchNorm normalises with batch
-    statistics and updates its running buffers, and dropout draws masks from the backend's
-    key. Eager calls run one `jax.jit`-compiled forward pass per input shape and mode.
+    Call it as `net(*inputs, training=False, output=None)` with inputs in `spec.inputs`
+    order (images NHWC float32, labels int32); `output` names a node to return instead.
+    With `training=True`, BatchNorm normalises with batch statistics and updates its running
+    buffers, and dropout draws masks from the backend's key. Eager calls run one
+    `jax.jit`-compiled forward pass per input shape and mode.
     """
 
     def __init__(self, spec: NetworkSpec, state: Mapping[str, Any], device: Any = None) -> None:
@@ -352,14 +354,16 @@ class JaxNetwork(CanonicalLayouts):
                            for node in spec.nodes)
         self._parameters = [JaxParameter(self, name) for name in self._trainable]
         self._state: dict[str, jax.Array] = {}
-        self._eager = jax.jit(self.apply, static_argnames="training")
+        self._eager = jax.jit(self.apply, static_argnames=("training", "output"))
         self.set_state(state)
 
     # -- the pure function -----------------------------------------------------------------
 
     def apply(self, arrays: Mapping[str, jax.Array], inputs: tuple[jax.Array, ...],
-              training: bool, key: Any = None) -> tuple[jax.Array, dict[str, jax.Array]]:
-        """The output for `inputs` with these arrays, and the buffers training wrote."""
+              training: bool, key: Any = None, output: str | None = None
+              ) -> tuple[jax.Array, dict[str, jax.Array]]:
+        """The output for `inputs` with these arrays (with `output`, that node's, the nodes
+        after it not run), and the buffers training wrote."""
         if len(inputs) != len(self.spec.inputs):
             names = ", ".join(i.name for i in self.spec.inputs)
             raise TypeError(
@@ -369,7 +373,8 @@ class JaxNetwork(CanonicalLayouts):
         values: dict[str, jax.Array] = {i.name: x for i, x in zip(self.spec.inputs, inputs,
                                                                    strict=True)}
         written: dict[str, jax.Array] = {}
-        for node in self.spec.nodes:
+        last = len(self.spec.nodes) - 1 if output is None else node_index(self.spec, output)
+        for node in self.spec.nodes[: last + 1]:
             prefix = node.name + "."
             own = {name[len(prefix):]: arrays[name] for name in self._names
                    if name.startswith(prefix)}
@@ -380,7 +385,7 @@ class JaxNetwork(CanonicalLayouts):
                 node.layer, own, [values[s] for s in node.inputs], training, node_key)
             written.update({prefix + k: v for k, v in buffers.items()})
             values[node.name] = out
-        return values[self.spec.output], written
+        return values[self.spec.output if output is None else output], written
 
     # -- calls, eager or under an update's overlay -------------------------------------------
 
@@ -394,17 +399,18 @@ class JaxNetwork(CanonicalLayouts):
         traced = active.arrays(self) if active is not None else None
         return self._state if traced is None else traced
 
-    def __call__(self, *inputs: jax.Array, training: bool = False) -> jax.Array:
+    def __call__(self, *inputs: jax.Array, training: bool = False,
+                 output: str | None = None) -> jax.Array:
         active = current()
         traced = active.arrays(self) if active is not None else None
         needs_key = training and self._random
         if traced is None:
             key = _random.next_key() if needs_key else None
-            out, written = self._eager(self._state, tuple(inputs), training, key)
+            out, written = self._eager(self._state, tuple(inputs), training, key, output)
             self._state.update(written)
             return out
         key = active.next_key() if needs_key else None  # type: ignore[union-attr]
-        out, written = self.apply(traced, tuple(inputs), training, key)
+        out, written = self.apply(traced, tuple(inputs), training, key, output)
         traced.update(written)
         return out
 

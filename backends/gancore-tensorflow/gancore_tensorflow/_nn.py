@@ -22,6 +22,7 @@ from gancore.nn import (
     CanonicalLayouts,
     NetworkSpec,
     check_state,
+    node_index,
     parameter_shapes,
     trainable_names,
 )
@@ -493,18 +494,22 @@ class TensorFlowNetwork(tf.Module, CanonicalLayouts):
         self._perms = {name: entry[1] for name, entry in self._entries.items()}
         self.set_state(state)
 
-    def __call__(self, *inputs: tf.Tensor, training: bool = False) -> tf.Tensor:
-        """The output for a batch of inputs (in `spec.inputs` order)."""
+    def __call__(self, *inputs: tf.Tensor, training: bool = False,
+                 output: str | None = None) -> tf.Tensor:
+        """The output for a batch of inputs (in `spec.inputs` order); with `output`, the
+        output of the node of that name (the nodes after it do not run)."""
         if len(inputs) != self._n_inputs:
             names = ", ".join(i.name for i in self.spec.inputs)
             raise TypeError(
                 f"network {self.spec.name!r} takes {self._n_inputs} inputs ({names}); "
                 f"received {len(inputs)}"
             )
+        last = self._output if output is None else self._n_inputs + node_index(self.spec,
+                                                                                output)
         values = list(inputs)
-        for op, ins in zip(self.ops, self._plan, strict=True):
+        for op, ins in zip(self.ops[: last + 1 - self._n_inputs], self._plan, strict=False):
             values.append(op(*[values[i] for i in ins], training=training))
-        return values[self._output]
+        return values[last]
 
     def trainable_parameters(self) -> list[tf.Variable]:
         """The trainable variables, in `gancore.nn.trainable_names(spec)` order."""
