@@ -276,7 +276,9 @@ class Checkpoint:
         from gancore.training._recipes import build_architecture
 
         shape = tuple(self.meta["data"]["shape"])
-        arch = build_architecture(info["name"], shape)
+        classes = info.get("num_classes")
+        options = {} if classes is None else {"num_classes": classes}
+        arch = build_architecture(info["name"], shape, options)
         where = f"checkpoint {str(self.path)!r}"
         if not isinstance(arch, NativeArchitecture):
             raise CheckpointError(
@@ -285,7 +287,8 @@ class Checkpoint:
                 f"checkpoint is corrupt or of another architecture"
             )
         for field, saved, built in (("latent_dim", info["latent_dim"], arch.latent_dim),
-                                    ("sample shape", shape, tuple(arch.sample_shape))):
+                                    ("sample shape", shape, tuple(arch.sample_shape)),
+                                    ("num_classes", classes, arch.num_classes)):
             if saved != built:
                 raise CheckpointError(
                     f"{where} was written by architecture {info['name']!r} with {field} "

@@ -411,11 +411,6 @@ class GANTrainer(_Trainer):
             )
         self.native_architecture = isinstance(architecture, NativeArchitecture)
         if self.native_architecture:
-            if config.ema_decay is not None:
-                raise InvalidArgumentError(
-                    "ema_decay must be None for a NativeArchitecture (its modules cannot be "
-                    f"copied portably); received {config.ema_decay}"
-                )
             device = self.backend.resolve_device(self.device)
             native = architecture.build(self.backend.name, device)  # type: ignore[attr-defined]
             self.G, self.D = (self.backend.wrap_native(m) for m in native)
@@ -424,7 +419,9 @@ class GANTrainer(_Trainer):
             self.D = self._build(architecture.critic, self._seeds[2])
         self._check_feature_matching(config.feature_matching)
         self.G_ema, self._ema_statistics_fresh = None, False
-        if config.ema_decay is not None:
+        if config.ema_decay is not None and self.native_architecture:
+            self.G_ema = self.G.copy()  # the backend's copy of the module
+        elif config.ema_decay is not None:
             self.G_ema = self._build(architecture.generator, 0, self.G.get_state())
         self.opt_g = self._optimizer("generator", config.generator_optimizer,
                                      {"generator": self.G})
@@ -500,6 +497,7 @@ class GANTrainer(_Trainer):
                     f"{self.architecture.sample_shape}; received {data.name!r} samples of "
                     f"shape {tuple(data.shape)}"
                 )
+            self._check_labels(data)
             return
         sample_shape = tuple(self.architecture.generator.output_shape)
         if tuple(data.shape) != sample_shape:
@@ -520,6 +518,9 @@ class GANTrainer(_Trainer):
                 f"packing > 1 needs unconditional 1-D samples; received samples of shape "
                 f"{sample_shape}{' with labels' if self.conditional else ''}"
             )
+        self._check_labels(data)
+
+    def _check_labels(self, data: Dataset) -> None:
         if self.conditional and (data.labels is None or data.num_classes != self.num_classes):
             raise InvalidArgumentError(
                 f"a conditional architecture needs labelled data with {self.num_classes} "
@@ -746,10 +747,18 @@ class GANTrainer(_Trainer):
         generator. The EMA copy's batch-norm statistics are its own standing statistics
         (`standing_statistics`, recomputed once after each change of its weights): no
         training batch went through the averaged weights, so neither its running buffers
-        nor the live generator's describe them."""
+        nor the live generator's describe them. A native generator's EMA copy takes the
+        live generator's buffers instead."""
         if self.G_ema is None:
             return self.G
-        if not self._ema_statistics_fresh:
+        if not self._ema_statistics_fresh and self.native_architecture:
+            # A native module's buffers are unknown to gancore: the EMA copy takes the
+            # generator's, as StyleGAN2-ADA's copies them.
+            trained = set(self.G_ema.trainable_names())
+            self.G_ema.set_state({**self.G_ema.get_state(), **{
+                k: v for k, v in self.G.get_state().items() if k not in trained}})
+            self._ema_statistics_fresh = True
+        elif not self._ema_statistics_fresh:
             from gancore.training._sampling import standing_statistics
 
             standing_statistics(self.backend, self.G_ema, self.architecture,

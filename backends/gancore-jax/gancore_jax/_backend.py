@@ -82,13 +82,11 @@ class JaxBackend:
         return to_numpy(x)
 
     def wrap_native(self, module: Any) -> Any:
-        """Native JAX models are not supported yet: use a portable spec."""
-        from gancore import BackendUnsupportedError
+        """A user's ``(apply, params)`` pair (``apply(params, *inputs, training=bool)``
+        pure, ``params`` a pytree of arrays) with the interface of gancore's networks."""
+        from gancore_jax._native import wrap
 
-        raise BackendUnsupportedError(
-            "the jax backend trains portable architectures only; received a native "
-            f"{type(module).__name__}"
-        )
+        return wrap(module)
 
     def seed(self, seed: int) -> None:
         """Seed the backend's key (dropout masks)."""

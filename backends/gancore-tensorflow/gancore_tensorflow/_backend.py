@@ -118,10 +118,14 @@ class TensorFlowBackend:
         return KerasNetwork(module)
 
     def seed(self, seed: int) -> None:
-        """Seed TensorFlow's global generator and the backend's own (dropout masks)."""
+        """Seed TensorFlow's global generator, the one Keras draws a native model's
+        initialisers' seeds from (Python's `random`) and the backend's own (dropout
+        masks)."""
         from gancore_tensorflow import _random
+        from gancore_tensorflow._native import seed_keras
 
         self.tf.random.set_seed(seed)
+        seed_keras(seed)
         _random.seed(seed)
 
     def set_threads(self, threads: int) -> None:

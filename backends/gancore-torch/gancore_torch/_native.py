@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import copy
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import torch
 
 from gancore import InvalidArgumentError
+from gancore.nn import CanonicalLayouts
 
 
-class NativeNetwork(torch.nn.Module):
+class NativeNetwork(torch.nn.Module, CanonicalLayouts):
     """Wraps a `torch.nn.Module`: `training` switches train/eval mode; state is its
-    `state_dict` as numpy arrays (torch's own names and layouts, not gancore's canonical
-    ones, so such checkpoints load on torch only)."""
+    `state_dict` as numpy arrays, in torch's own names and layouts (the canonical ones of
+    `CanonicalLayouts`, with identity permutations), so such checkpoints load on torch
+    only, and into the module with `load_state_dict`."""
 
     def __init__(self, module: torch.nn.Module) -> None:
         if not isinstance(module, torch.nn.Module):
@@ -24,26 +27,19 @@ class NativeNetwork(torch.nn.Module):
             )
         super().__init__()
         self.module = module
+        self._trainable = [n for n, p in module.named_parameters() if p.requires_grad]
+        self._perms = {n: tuple(range(p.dim())) for n, p in module.named_parameters()}
 
     def forward(self, *inputs: torch.Tensor, training: bool = False) -> torch.Tensor:
         self.module.train(training)
         return self.module(*inputs)
 
+    def copy(self) -> NativeNetwork:
+        """An independent copy (`copy.deepcopy` of the module): the EMA generator."""
+        return NativeNetwork(copy.deepcopy(self.module))
+
     def trainable_parameters(self) -> list[torch.nn.Parameter]:
         return [p for p in self.module.parameters() if p.requires_grad]
-
-    def trainable_names(self) -> list[str]:
-        """The module's names of `trainable_parameters()`, in that order."""
-        return [n for n, p in self.module.named_parameters() if p.requires_grad]
-
-    def to_canonical(self, values: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
-        """Arrays shaped like `trainable_parameters()` by the parameters' names (a native
-        module's layout is its own)."""
-        return {n: np.asarray(v) for n, v in zip(self.trainable_names(), values, strict=True)}
-
-    def from_canonical(self, arrays: Mapping[str, np.ndarray]) -> list[np.ndarray]:
-        """The inverse of `to_canonical`."""
-        return [np.asarray(arrays[n]) for n in self.trainable_names()]
 
     def get_state(self) -> dict[str, np.ndarray]:
         return {k: v.detach().cpu().numpy().copy() for k, v in self.module.state_dict().items()}
