@@ -132,7 +132,11 @@ class Backend(Protocol):
 
     def wrap_native(self, module: Any) -> Any:
         """A user's own framework module (a `NativeArchitecture`'s) behind the network
-        interface, or `BackendUnsupportedError` where the backend has none."""
+        interface, or `BackendUnsupportedError` where the backend has none; a module of
+        the wrong kind is an `InvalidArgumentError` naming the kind it takes. The network's
+        state (``get_state``) is the module's own, in the framework's names and layouts
+        (``trainable_names``, ``to_canonical`` and ``from_canonical`` use them too), and
+        ``copy()`` returns an independent wrapped copy of the module (the EMA generator)."""
 
     # --- training -----------------------------------------------------------------------
 
