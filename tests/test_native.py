@@ -306,3 +306,26 @@ def test_an_unconditional_native_gan_samples_alike_after_a_step(framework: Any) 
     samples = trainer.sample(4, seed=0)
     assert samples.shape == (4, math.prod(SHAPE))
     np.testing.assert_array_equal(samples, trainer.sample(4, seed=0))
+
+
+def _all_values(net: Any) -> np.ndarray:
+    return np.concatenate([v.ravel() for v in _trainable(net).values()])
+
+
+def test_a_native_critic_is_clipped_after_each_update(framework: Any) -> None:
+    trainer = _trainer(framework, loss="wasserstein", clip_value=0.01)
+    assert np.abs(_all_values(trainer.D)).max() > 0.01  # the framework's own initialisation
+    trainer.train_step()
+    values = _all_values(trainer.D)
+    assert np.abs(values).max() <= 0.01 + 1e-7
+    assert np.isclose(np.abs(values).max(), 0.01)
+
+
+def test_a_native_critic_takes_the_gradient_penalty(framework: Any) -> None:
+    with_penalty = _trainer(framework, loss="wasserstein", gradient_penalty=10.0)
+    without = _trainer(framework, loss="wasserstein")
+    np.testing.assert_array_equal(_all_values(with_penalty.D), _all_values(without.D))
+    metrics = with_penalty._to_floats(with_penalty.train_step())
+    without.train_step()
+    assert metrics["gp"] > 0 and np.isfinite(metrics["gp"])
+    assert not np.allclose(_all_values(with_penalty.D), _all_values(without.D))

@@ -47,15 +47,6 @@ def unflatten_params(treedef: Any, names: Sequence[str], arrays: Mapping[str, An
     return jax.tree_util.tree_unflatten(treedef, [arrays[n] for n in names])
 
 
-class NativeParameter(JaxParameter):
-    """One leaf of a native network's parameters, by reference (`JaxParameter`)."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return f"NativeParameter({self.name!r})"
-
-
 class NativeJaxNetwork(CanonicalLayouts):
     """``net(*inputs, training=)`` computes ``apply(params, *inputs, training=training)``;
     eagerly under `jax.jit` (one compile per input shape and mode), inside a compiled
@@ -76,7 +67,8 @@ class NativeJaxNetwork(CanonicalLayouts):
             )
         self._state: dict[str, jax.Array] = {
             n: jax.device_put(v, device) for n, v in zip(self._names, leaves, strict=True)}
-        self._parameters = [NativeParameter(self, n) for n in self._names]  # type: ignore[arg-type]
+        # gancore's own parameter handles: the ops, optimizers, EMA and clipping know them.
+        self._parameters = [JaxParameter(self, n) for n in self._names]  # type: ignore[arg-type]
         self._trainable = list(self._names)
         self._perms = {n: tuple(range(np.ndim(v))) for n, v in self._state.items()}
         self._eager = jax.jit(self.apply, static_argnames=("training",))
@@ -106,7 +98,7 @@ class NativeJaxNetwork(CanonicalLayouts):
         generator."""
         return NativeJaxNetwork(self.apply_fn, self.params(), self.device)
 
-    def trainable_parameters(self) -> list[NativeParameter]:
+    def trainable_parameters(self) -> list[JaxParameter]:
         """Every leaf, in flattening order."""
         return list(self._parameters)
 

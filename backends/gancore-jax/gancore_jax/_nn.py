@@ -322,7 +322,7 @@ class JaxParameter:
         return np.asarray(self.value, dtype=dtype)
 
     def __repr__(self) -> str:
-        return f"JaxParameter({self.network.spec.name!r}, {self.name!r})"
+        return f"JaxParameter({self.network!r}, {self.name!r})"
 
 
 class JaxNetwork(CanonicalLayouts):
