@@ -329,3 +329,23 @@ def test_a_native_critic_takes_the_gradient_penalty(framework: Any) -> None:
     without.train_step()
     assert metrics["gp"] > 0 and np.isfinite(metrics["gp"])
     assert not np.allclose(_all_values(with_penalty.D), _all_values(without.D))
+
+
+def test_a_native_checkpoint_loads_on_its_own_backend_only(registered: None,
+                                                           tmp_path: Path) -> None:
+    from gancore import CheckpointError
+
+    torch_backend, tf_backend = load_backend("torch"), load_backend("tensorflow")
+    trainer = _trainer(torch_backend)
+    trainer.train_step()
+    trainer.save(tmp_path / "checkpoint")
+    ckpt = load_checkpoint(tmp_path / "checkpoint")
+    with pytest.raises(CheckpointError, match="on backend 'torch'; it loads there only, "
+                                              "received backend 'tensorflow'"):
+        ckpt.network("generator", "tensorflow")
+    with pytest.raises(CheckpointError, match="received backend 'numpy'"):
+        ckpt.sample(2)
+    with pytest.raises(CheckpointError, match="the backend of a native architecture would "
+                                              "change the run; the checkpoint has 'torch', "
+                                              "received 'tensorflow'"):
+        _trainer(tf_backend).restore(tmp_path / "checkpoint")

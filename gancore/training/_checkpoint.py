@@ -358,6 +358,12 @@ class Checkpoint:
         from gancore import backend as get_backend
 
         arch = self._native_architecture(self.meta["architecture"])
+        if backend != self.meta.get("backend"):
+            raise CheckpointError(
+                f"checkpoint {str(self.path)!r} of native architecture {arch.name!r} holds "
+                f"its modules' own state on backend {self.meta.get('backend')!r}; it loads "
+                f"there only, received backend {backend!r}"
+            )
         be = get_backend(backend)
         target = be.resolve_device(device) if backend in arch.builders else None
         generator, critic = arch.build(backend, target)

@@ -224,6 +224,10 @@ def check_resumable(meta: Mapping[str, Any], trainer: Any, where: str) -> None:
     arch = meta.get("architecture", {})
     if arch.get("name") != trainer.architecture.name:
         refuse("the architecture", arch.get("name"), trainer.architecture.name)
+    if arch.get("native") and meta.get("backend") != trainer.backend.name:
+        # A native module's state is in its framework's own names and layouts.
+        refuse("the backend of a native architecture", meta.get("backend"),
+               trainer.backend.name)
     specs = _normalized({n: s.to_dict() for n, s in trainer.specs().items()})
     saved_specs = _normalized(meta.get("specs", {}))
     for name in sorted(set(specs) | set(saved_specs)):
