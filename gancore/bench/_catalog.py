@@ -72,7 +72,7 @@ WORKLOADS: dict[str, Workload] = {
 }
 
 
-#: How each backend's hand-written loop runs, as ANCHORS.md describes it: PyTorch op by op
+#: How each backend's hand-written loop runs, as a user writes it: PyTorch op by op
 #: (`loss.backward()`, `optimizer.step()`), TensorFlow with each step in `tf.function`, JAX
 #: with the whole iteration in one `jax.jit` step.
 BASELINE_STYLE = {"torch": "eager", "tensorflow": "tf.function", "jax": "jax.jit"}

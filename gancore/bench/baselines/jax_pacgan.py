@@ -1,4 +1,4 @@
-"""PacGAN's 2-D mixture networks (ANCHORS.md; fjxmlzn/PacGAN) in the plain JAX loop.
+"""PacGAN's 2-D mixture networks (Lin et al. 2018; fjxmlzn/PacGAN) in the plain JAX loop.
 
 The networks of `torch_pacgan` as pure JAX functions of parameter dicts: generator
 [Dense 400 (no bias) -> BatchNorm (PyTorch's momentum 0.05, eps 1e-4) -> ReLU] x 4 ->

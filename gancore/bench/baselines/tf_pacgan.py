@@ -1,4 +1,4 @@
-"""PacGAN's 2-D mixture networks (ANCHORS.md; fjxmlzn/PacGAN) in the plain TensorFlow loop.
+"""PacGAN's 2-D mixture networks (Lin et al. 2018; fjxmlzn/PacGAN) in the plain TensorFlow loop.
 
 The networks of `torch_pacgan` as Keras layers: generator [Dense 400 (no bias) ->
 BatchNorm -> ReLU] x 4 -> Dense 2; critic [Dense 1000 -> maxout of 5] x 3 -> Dense 1.

@@ -1,4 +1,4 @@
-"""PacGAN's 2-D mixture networks (ANCHORS.md; fjxmlzn/PacGAN) in the plain PyTorch loop.
+"""PacGAN's 2-D mixture networks (Lin et al. 2018; fjxmlzn/PacGAN) in the plain PyTorch loop.
 
 Generator: 2-D noise -> [Dense 400 (no bias) -> BatchNorm (momentum 0.05, eps 1e-4) ->
 ReLU] x 4 -> Dense 2. Critic: [Dense 1000 -> maxout of 5 pieces (200 units)] x 3 -> Dense 1.
