@@ -82,6 +82,17 @@ def test_each_distribution_carries_its_license_readme_author_and_urls(name: str)
     assert not [target for target in _links(readme) if not target.startswith("https://")]
 
 
+@needs_checkout
+def test_every_project_url_is_under_the_one_project_address() -> None:
+    """One address to confirm (CHANGELOG, Unreleased) and to change in one go."""
+    home = _project(ROOT)["urls"]["Homepage"]
+    urls = {f"{name} {key}": url for name, folder in _distributions().items()
+            for key, url in _project(folder)["urls"].items()}
+    assert [k for k, url in urls.items() if url != home and not url.startswith(home + "/")
+            ] == []
+    assert "gancore-example Source" in urls
+
+
 def _links(markdown: str) -> list[str]:
     return re.findall(r"\]\(([^)\s]+)\)", markdown)
 
