@@ -42,9 +42,25 @@ CASES: dict[str, tuple[str, dict[str, Any], bool]] = {
 }
 
 
+def halves(objective: Any, parts: int = 2) -> Any:
+    """`objective` on each of `parts` equal row blocks of its inputs, losses and metrics
+    averaged: what `parts` workers compute whose batch norm sees only their own rows."""
+
+    def split(inputs: Any) -> Any:
+        n = int(next(iter(inputs.values())).shape[0]) // parts
+        results = [objective({k: v[i * n:(i + 1) * n] for k, v in inputs.items()})
+                   for i in range(parts)]
+        loss = sum(r[0] for r in results) / parts
+        return loss, {k: sum(r[1][k] for r in results) / parts for k in results[0][1]}
+
+    return split
+
+
 def run_case(name: str, backend: str, workers: Workers | None = None,
-             device: str = "cpu") -> Any:
-    """Train case `name` for `STEPS` steps (global batch 16) and return the trainer."""
+             device: str = "cpu", per_worker_batch_norm: int = 0) -> Any:
+    """Train case `name` for `STEPS` steps (global batch 16) and return the trainer. With
+    `per_worker_batch_norm` N (one process), each update's objective runs on N row blocks
+    separately (`halves`): the batch norm of N unsynchronised workers."""
     recipe, overrides, _ = CASES[name]
     rec = get_recipe(recipe).with_overrides(
         config={"steps": STEPS, "batch_size": 16, "seed": 5, "log_every": 1, **overrides})
@@ -54,6 +70,12 @@ def run_case(name: str, backend: str, workers: Workers | None = None,
     train_data: Any = (data, inverted(data)) if cfg.algorithm == "cyclegan" else data
     trainer = make_trainer(pair, train_data, cfg, backend=backend, device=device,
                            workers=workers)
+    if per_worker_batch_norm:
+        n = per_worker_batch_norm
+        trainer._d_update = trainer.backend.make_update(
+            halves(trainer._critic_objective, n), trainer.opt_d)
+        trainer._g_update = trainer.backend.make_update(
+            halves(trainer._generator_objective, n), trainer.opt_g)
     trainer.fit(progress=False)
     return trainer
 
