@@ -349,3 +349,12 @@ def test_a_native_checkpoint_loads_on_its_own_backend_only(registered: None,
                                               "change the run; the checkpoint has 'torch', "
                                               "received 'tensorflow'"):
         _trainer(tf_backend).restore(tmp_path / "checkpoint")
+
+
+def test_native_networks_train_with_reused_fakes_and_r1(framework: Any) -> None:
+    trainer = _trainer(framework, reuse_fakes=True, r1_penalty=1.0, ema_decay=0.9)
+    generator, critic = _all_values(trainer.G), _all_values(trainer.D)
+    metrics = trainer._to_floats(trainer.train_step())
+    assert metrics["r1"] > 0 and all(np.isfinite(v) for v in metrics.values())
+    assert not np.allclose(_all_values(trainer.G), generator)
+    assert not np.allclose(_all_values(trainer.D), critic)
