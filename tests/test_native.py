@@ -22,7 +22,7 @@ LATENT, HIDDEN, CLASSES, SHAPE = 3, 5, 3, (2,)
 NAME = "native-test"
 
 
-def _torch_pair(num_classes: int | None) -> tuple[Any, Any]:
+def _torch_pair(num_classes: int | None, device: Any = "cpu") -> tuple[Any, Any]:
     import torch
     from torch import nn
 
@@ -49,10 +49,10 @@ def _torch_pair(num_classes: int | None) -> tuple[Any, Any]:
             h = x if labels is None else torch.cat([x, self.embed(labels)], 1)
             return self.body(h)
 
-    return Generator(), Critic()
+    return Generator().to(device), Critic().to(device)
 
 
-def _keras_pair(num_classes: int | None) -> tuple[Any, Any]:
+def _keras_pair(num_classes: int | None, device: Any = "/CPU:0") -> tuple[Any, Any]:
     import keras
 
     def net(width: int, out: int, norm: bool) -> Any:
@@ -68,10 +68,13 @@ def _keras_pair(num_classes: int | None) -> tuple[Any, Any]:
         h = keras.layers.Dense(out)(keras.layers.LeakyReLU(0.2)(h))
         return keras.Model(inputs if num_classes else x, h)
 
-    return net(LATENT, 2, True), net(2, 1, False)
+    import tensorflow as tf
+
+    with tf.device(device):
+        return net(LATENT, 2, True), net(2, 1, False)
 
 
-def _jax_pair(num_classes: int | None) -> tuple[Any, Any]:
+def _jax_pair(num_classes: int | None, device: Any = None) -> tuple[Any, Any]:
     import jax
     import jax.numpy as jnp
 
@@ -90,7 +93,8 @@ def _jax_pair(num_classes: int | None) -> tuple[Any, Any]:
         return h @ params["out"][0] + params["out"][1]
 
     keys = jax.random.split(jax.random.PRNGKey(0))
-    return (apply, init(keys[0], LATENT, 2)), (apply, init(keys[1], 2, 1))
+    return ((apply, jax.device_put(init(keys[0], LATENT, 2), device)),
+            (apply, jax.device_put(init(keys[1], 2, 1), device)))
 
 
 PAIRS = {"torch": _torch_pair, "tensorflow": _keras_pair, "jax": _jax_pair}
@@ -101,7 +105,7 @@ def native_mlp(sample_shape: Any, *, latent_dim: int = LATENT,
     """A small native GAN of 2-D points on every framework (conditional with classes)."""
     return NativeArchitecture(
         name=NAME, sample_shape=sample_shape, latent_dim=latent_dim, num_classes=num_classes,
-        builders={name: (lambda device, make=make: make(num_classes))
+        builders={name: (lambda device, make=make: make(num_classes, device))
                   for name, make in PAIRS.items()})
 
 
