@@ -658,7 +658,8 @@ def test_a_plugin_loader_that_exits_or_returns_no_dataset_is_contained(installed
                                                   r"SystemExit: 4"):
         load_dataset("quits")
     with pytest.raises(gancore.InvalidArgumentError,
-                       match=r"dataset 'odd' must load a gancore\.data\.Dataset; received str"):
+                       match=r"dataset 'odd' must load a gancore\.data\.Dataset or "
+                             r"StreamingDataset; received str"):
         load_dataset("odd", {"n": 3})
     with pytest.raises(gancore.InvalidArgumentError,
                        match="dataset 'odd' options must be among n; received size"):
