@@ -425,7 +425,7 @@ def _parser() -> argparse.ArgumentParser:
                    dest="checkpoint_every_epochs", help="a checkpoint every N epochs")
     p.add_argument("--tensorboard", action="store_true", default=None,
                    help="also write TensorBoard events to OUT/tensorboard (needs tensorboardX: "
-                        "pip install gancore[tensorboard])")
+                        "pip install \"gancore[tensorboard]\")")
     p.add_argument("--keep-checkpoints", type=_int_in(1), dest="keep_checkpoints",
                    help="how many numbered checkpoints to keep (default 3)")
     p.add_argument("--threads", type=_threads,

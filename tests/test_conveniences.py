@@ -174,7 +174,7 @@ def test_tensorboard_without_tensorboardx_names_the_install(
     from gancore.training import TensorBoardLog
 
     monkeypatch.setitem(sys.modules, "tensorboardX", None)
-    with pytest.raises(InvalidArgumentError, match=r"pip install gancore\[tensorboard\]"):
+    with pytest.raises(InvalidArgumentError, match=r'pip install "gancore\[tensorboard\]"'):
         TensorBoardLog(tmp_path)
 
 

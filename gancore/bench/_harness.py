@@ -56,7 +56,7 @@ class BenchSettings:
         if not backends:
             raise InvalidArgumentError(
                 "backend must be an installed backend with a bench driver (torch, tensorflow, "
-                "jax); install one with: pip install gancore[torch]"
+                "jax); install one with: pip install \"gancore[torch]\""
             )
         repeats = args.repeats or (5 if quick else 9)
         if repeats < 1:

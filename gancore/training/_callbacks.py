@@ -218,7 +218,7 @@ class TensorBoardLog(Callback):
     """TensorBoard event files in `log_dir`: every logged metric as a scalar (tags
     ``loss/<name>`` for losses and penalties, ``critic/<name>`` for the critic's outputs,
     probabilities and accuracy), and the final sample grid as an image. Written with
-    tensorboardX (``pip install gancore[tensorboard]``), which needs no framework; a
+    tensorboardX (``pip install "gancore[tensorboard]"``), which needs no framework; a
     resumed run purges the events after its checkpoint's step, so the curves continue."""
 
     def __init__(self, log_dir: str | os.PathLike[str]) -> None:
@@ -228,7 +228,7 @@ class TensorBoardLog(Callback):
             import tensorboardX  # noqa: F401
         except ImportError:
             raise InvalidArgumentError(
-                "tensorboard logging needs tensorboardX: pip install gancore[tensorboard] "
+                "tensorboard logging needs tensorboardX: pip install \"gancore[tensorboard]\" "
                 "(or pip install tensorboardX)"
             ) from None
         self.log_dir = Path(log_dir)
