@@ -133,8 +133,6 @@ def test_feature_matching_changes_what_the_generator_learns() -> None:
 def test_a_step_with_feature_matching_is_the_same_on_every_backend(case: str,
                                                                    other: str) -> None:
     load_backend(other)
-    if other == "jax" and case == "fm-reuse-fakes":
-        pytest.skip("reuse_fakes needs make_joint_update, which the jax backend lacks")
     trainers = {name: _trainer(case, name, generator_optimizer=SGD, critic_optimizer=SGD)
                 for name in ("torch", other)}
     for t in trainers.values():
