@@ -246,9 +246,10 @@ def test_losses_match_the_numpy_reference(conformance_backend: Any, name: str,
     n = len(values)
     arrays = [np.array(values, np.float64).reshape(n, 1)]
     if arity == 2:
-        # Off the first input's grid by 1/256: an L1 distance never sits at its kink.
+        # Off the first input's grid by 1/512 (odd multiples of 1/512): an L1 distance
+        # never sits at its kink, nor a hinge at +-1 or a ReLU at 0.
         second = data.draw(st.lists(_score, min_size=n, max_size=n))
-        arrays.append(np.array(second, np.float64).reshape(n, 1) + 1 / 256)
+        arrays.append(np.array(second, np.float64).reshape(n, 1) + 1 / 512)
     if "softmax" in name or "semi" in name:
         arrays = [np.concatenate([a, a[::-1] * 0.5], axis=1) for a in arrays]
     natives = [backend.to_native(a) for a in arrays]
