@@ -54,6 +54,7 @@ def test_builtin_datasets_names_and_loaders() -> None:
         "fashion_mnist",
         "cifar10",
         "image_folder",
+        "image_files",
         "npy",
         "ring",
         "grid",
