@@ -276,19 +276,27 @@ def test_a_two_worker_job_writes_once_and_resumes_in_one_process(
     assert steps == [1, 2, 3, 4]
 
 
-def test_a_killed_worker_ends_the_job_with_its_status(tmp_path: Path) -> None:
+def _training_job(tmp_path: Path) -> subprocess.Popen:
+    """A long two-worker job in `tmp_path`/job, returned once its workers train (worker 0
+    has written the metrics log)."""
     env = {**os.environ, "GANCORE_THREADS": "1", "GANCORE_WORKER_TIMEOUT": "120"}
     launcher = subprocess.Popen(
         [sys.executable, "-m", "gancore", "train", "--steps", "100000", "--batch-size", "16",
          "--workers", "2", "--no-progress", "--out", "job", "--checkpoint-every", "0"],
         env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not (tmp_path / "job" / "metrics.jsonl").exists():
+        if launcher.poll() is not None or time.monotonic() > deadline:
+            launcher.kill()
+            pytest.fail(f"the job did not start training: {launcher.communicate()}")
+        time.sleep(0.5)
+    return launcher
+
+
+def test_a_killed_worker_ends_the_job_with_its_status(tmp_path: Path) -> None:
+    launcher = _training_job(tmp_path)
     try:
-        # Wait until both workers train (the metrics log grows), then kill worker 1.
-        deadline = time.monotonic() + 300
-        while not (tmp_path / "job" / "metrics.jsonl").exists():
-            assert launcher.poll() is None, launcher.communicate()
-            assert time.monotonic() < deadline
-            time.sleep(0.5)
+        # Both workers train (the metrics log grows); now kill worker 1.
         children = subprocess.run(["pgrep", "-P", str(launcher.pid)], capture_output=True,
                                   text=True).stdout.split()
         assert len(children) == 2, children
@@ -312,17 +320,8 @@ def test_worker_0s_error_ends_the_job(tmp_path: Path) -> None:
 
 
 def test_sigterm_stops_every_worker_after_the_same_step(tmp_path: Path) -> None:
-    env = {**os.environ, "GANCORE_THREADS": "1", "GANCORE_WORKER_TIMEOUT": "120"}
-    launcher = subprocess.Popen(
-        [sys.executable, "-m", "gancore", "train", "--steps", "100000", "--batch-size", "16",
-         "--workers", "2", "--no-progress", "--out", "job", "--checkpoint-every", "0"],
-        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    launcher = _training_job(tmp_path)
     try:
-        deadline = time.monotonic() + 300
-        while not (tmp_path / "job" / "metrics.jsonl").exists():
-            assert launcher.poll() is None, launcher.communicate()
-            assert time.monotonic() < deadline
-            time.sleep(0.5)
         launcher.send_signal(signal.SIGTERM)
         _, err = launcher.communicate(timeout=120)
     finally:
