@@ -51,9 +51,10 @@ def _steps_per_second(data: Any, steps: int, batch_size: int, warmup: int) -> fl
     config = TrainConfig(batch_size=batch_size, steps=warmup + steps, log_every=warmup + steps)
     trainer = make_trainer(dcgan(data.shape, latent_dim=64), data, config, backend="torch",
                            callbacks=[])
-    trainer.fit(warmup)  # first steps: allocations, kernel selection, the reader starting
+    # First steps: allocations, kernel selection, the reader starting.
+    trainer.fit(warmup, progress=False)
     start = time.perf_counter()
-    trainer.fit(steps)
+    trainer.fit(steps, progress=False)
     return steps / (time.perf_counter() - start)
 
 
