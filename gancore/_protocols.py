@@ -229,3 +229,10 @@ class DistributedBackend(Backend, Protocol):
     def all_gather(self, x: Any, workers: Any) -> Any:
         """Every worker's rows of the native array `x` (the same shape on each),
         concatenated in rank order, as a native array."""
+
+    def global_mean(self, x: Any, workers: Any) -> Any:
+        """The mean over axis 0 of every worker's rows of `x` (the same shape on each),
+        called inside an update: differentiable, its backward pass summing each worker's
+        gradient over the workers (as synchronised batch norm's statistics), so that a loss
+        of a global batch mean (feature matching) has one process's gradient once the
+        update averages the gradients."""

@@ -35,6 +35,8 @@ CASES: dict[str, tuple[str, dict[str, Any], bool]] = {
                                            "reuse_fakes": True, "lr_schedule": "linear",
                                            "decay_start": 0.3, **_SGD}, True),
     "sgan": ("sgan", _SGD, True),
+    # The generator matches the global batch's mean critic features (after a batch norm).
+    "feature-matching": ("dcgan", {"feature_matching": "activation_2", **_SGD}, True),
     # Two steps: the U-Net's instance norms over 1x1 and 2x2 maps of the 8x8 digits divide
     # by sqrt(var + eps) with var near 0 (up to 316x), so by the third step float32 rounding
     # of the two batch layouts has grown to 1e-3 (steps 1 and 2 agree to 3e-7).

@@ -528,18 +528,13 @@ class GANTrainer(_Trainer):
             )
 
     def _check_feature_matching(self, node: str | None) -> None:
-        """``config.feature_matching`` must name a node of a portable critic, in one
-        process (the loss of the batch means is not an average over workers' rows)."""
+        """``config.feature_matching`` must name a node of a portable critic."""
         if node is None:
             return
         if self.native_architecture:
             raise InvalidArgumentError(
                 f"feature_matching must be None for a NativeArchitecture (its critic has no "
                 f"named nodes); received {node!r}")
-        if self.workers.distributed:
-            raise InvalidArgumentError(
-                f"feature_matching must be None on several workers (its batch means would "
-                f"be each worker's); received {node!r}")
         try:
             node_index(self.architecture.critic, node)
         except InvalidArgumentError as e:
@@ -673,8 +668,15 @@ class GANTrainer(_Trainer):
         with self.backend.no_grad():
             f_real = self.D(real, *real_cond, training=True, output=node)
         f_fake = self.D(*fake_inputs, training=True, output=node)
-        gap = ops.mean(ops.stop_gradient(f_real), axis=0) - ops.mean(f_fake, axis=0)
+        gap = self._batch_mean(ops.stop_gradient(f_real)) - self._batch_mean(f_fake)
         return ops.sum(gap * gap)
+
+    def _batch_mean(self, x: Array) -> Array:
+        """The mean over the global batch's rows: on several workers, of every worker's
+        rows (the loss of a batch mean is not an average of the workers' losses)."""
+        if self.workers.distributed:
+            return self.backend.global_mean(x, self.workers)
+        return self.ops.mean(x, axis=0)
 
     def _step_reals(self, inputs: Mapping[str, Array]) -> dict[str, Array]:
         """What feature matching takes from the last critic update's inputs into the

@@ -227,6 +227,12 @@ class TensorFlowBackend:
 
         return all_gather(x)
 
+    def global_mean(self, x: Any, workers: Any) -> Any:
+        """The mean over the rows of every worker's `x`, differentiable (inside an update)."""
+        from gancore_tensorflow._distributed import global_row_mean
+
+        return global_row_mean(x)
+
     def no_grad(self) -> Any:
         from gancore_tensorflow._train import no_grad
 

@@ -129,6 +129,14 @@ def global_moments(x: tf.Tensor, axes: list[int]) -> tuple[tf.Tensor, tf.Tensor,
     return mean, var, total
 
 
+def global_row_mean(x: tf.Tensor) -> tf.Tensor:
+    """The mean over the rows (axis 0) of every worker's `x` (the same number of rows on
+    each), differentiable, inside a replica context."""
+    ctx = tf.distribute.get_replica_context()
+    rows = tf.cast(tf.shape(x)[0] * ctx.num_replicas_in_sync, x.dtype)
+    return ctx.all_reduce(tf.distribute.ReduceOp.SUM, tf.reduce_sum(x, 0)) / rows
+
+
 def _function(name: str, replica: Any) -> Any:
     """A `tf.function` that runs `replica` in the replica context (cached by `name`)."""
     if name not in _functions:

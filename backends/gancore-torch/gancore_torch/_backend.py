@@ -170,6 +170,12 @@ class TorchBackend:
 
         return all_gather_rows(x)
 
+    def global_mean(self, x: Any, workers: Any) -> Any:
+        """The mean over the rows of every worker's `x`, differentiable (inside an update)."""
+        from gancore_torch._distributed import global_row_mean
+
+        return global_row_mean(x)
+
     def leave_workers(self) -> None:
         """Leave the process group."""
         from gancore_torch._distributed import leave

@@ -126,6 +126,12 @@ def global_moments(x: torch.Tensor, dims: tuple[int, ...]) -> tuple[torch.Tensor
     return mean, var, total
 
 
+def global_row_mean(x: torch.Tensor) -> torch.Tensor:
+    """The mean over the rows (dim 0) of every worker's `x` (the same number of rows on
+    each), differentiable like `global_moments`."""
+    return _AllReduceSum.apply(x.sum(0)) / (x.shape[0] * dist.get_world_size())
+
+
 class _AllReduceSum(torch.autograd.Function):
     """The sum over the workers, differentiable: every worker's loss reaches every worker's
     input through it, so its backward pass sums the incoming gradients over the workers."""
