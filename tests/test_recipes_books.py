@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import pickle
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -20,7 +22,7 @@ from gancore import InvalidArgumentError
 from gancore.cli import main
 from gancore.data import load_digits, load_mnist
 from gancore.evaluation import ClassifierSettings, evaluate
-from gancore.training import RECIPES
+from gancore.training import RECIPES, load_checkpoint
 from gancore.training._recipes import load_dataset, resolved
 
 needs_mnist = pytest.mark.skipif(not MNIST_DIR.is_dir(), reason=f"no MNIST files at {MNIST_DIR}")
@@ -247,3 +249,68 @@ def _toml(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "run.toml"
     path.write_text(text)
     return path
+
+
+def _cifar_folder(root: Path, sizes: tuple[int, ...] = (2, 2, 2, 1, 1)) -> Path:
+    """A `cifar-10-batches-py` folder as the official archive unpacks: `data_batch_1` ...
+    `_5` (random pixels, `sizes` images each) and `batches.meta`, as numpy 2 pickles them."""
+    rng = np.random.default_rng(0)
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    for i, n in enumerate(sizes, start=1):
+        batch = {b"batch_label": f"training batch {i} of 5".encode(),
+                 b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+                 b"labels": [(i + k) % 10 for k in range(n)]}
+        (folder / f"data_batch_{i}").write_bytes(pickle.dumps(batch, protocol=4))
+    names = {b"label_names": [f"class{k}".encode() for k in range(10)]}
+    (folder / "batches.meta").write_bytes(pickle.dumps(names, protocol=4))
+    return folder
+
+
+def test_the_cifar10_dcgan_trains_from_the_cli_in_epochs(backend: Any, tmp_path: Path) -> None:
+    # 8 training images in batches of 8: one step an epoch. --epochs sets the length, the
+    # recipe keeps its grid every epoch, --checkpoint-every-epochs replaces its 15.
+    folder = _cifar_folder(tmp_path)
+    out = tmp_path / "run"
+    assert main(["train", "--recipe", "cifar10-dcgan", "--data", str(folder), "--epochs",
+                 "2", "--checkpoint-every-epochs", "1", "--batch-size", "8", "--backend",
+                 backend.name, "--no-progress", "--out", str(out)]) == 0
+    record = json.loads((out / "run.json").read_text())
+    assert (record["recipe"], record["backend"]) == ("cifar10-dcgan", backend.name)
+    assert record["status"] == "finished" and record["steps"] == 2
+    assert record["epochs"] == {"epochs": 2, "sample_every": 1, "checkpoint_every": 1,
+                                "steps_per_epoch": 1}
+    settings = record["settings"]
+    assert settings["dataset"] == "cifar10" and settings["architecture"] == "dcgan"
+    assert settings["dataset_options"]["folder"] == str(folder)
+    assert (settings["config"]["sample_every"], settings["config"]["checkpoint_every"]) == (1, 1)
+    assert all(np.isfinite(v) for v in record["metrics"].values())
+    # 64 fixed-noise samples, 32x32 RGB enlarged twice, 8 a row with 1-pixel gaps.
+    with Image.open(out / "samples.png") as grid:
+        assert grid.mode == "RGB" and grid.size == (8 * 65 + 1, 8 * 65 + 1)
+        assert np.ptp(np.asarray(grid)) > 0
+    assert sorted(p.name for p in out.glob("samples_*.png")) == [
+        "samples_000001.png", "samples_000002.png"]
+    with Image.open(out / "progress.gif") as gif:
+        assert gif.n_frames >= 2  # the two epochs' grids (the end's is the second again)
+    assert {"step-00000001", "step-00000002"} <= {p.name for p in (out / "checkpoints").iterdir()}
+    ckpt = load_checkpoint(out / "checkpoint")
+    assert ckpt.step == 2
+    samples = ckpt.sample(3, seed=0)
+    assert samples.shape == (3, 32, 32, 3) and np.abs(samples).max() <= 1
+
+
+def test_a_recipes_epoch_grids_stay_when_the_cli_sets_the_steps(tmp_path: Path) -> None:
+    folder = _cifar_folder(tmp_path)
+    args = ["train", "--recipe", "cifar10-dcgan", "--data", str(folder), "--steps", "3",
+            "--batch-size", "8", "--backend", "torch", "--no-progress", "--out"]
+    assert main([*args, str(tmp_path / "run")]) == 0
+    run = tmp_path / "run"
+    assert sorted(p.name for p in run.glob("samples_*.png")) == [
+        "samples_000001.png", "samples_000002.png", "samples_000003.png"]
+    record = json.loads((run / "run.json").read_text())
+    assert record["steps"] == 3 and record["epochs"]["steps_per_epoch"] == 1
+    assert record["settings"]["config"]["checkpoint_every"] == 15  # the recipe's 15 epochs
+    # A frequency given in steps replaces the recipe's in epochs.
+    assert main([*args, str(tmp_path / "other"), "--sample-every", "2"]) == 0
+    assert [p.name for p in (tmp_path / "other").glob("samples_*.png")] == ["samples_000002.png"]

@@ -96,9 +96,11 @@ def train(recipe: str | Recipe = "dcgan", *, backend: str | None = None,
 
     `epochs` (an `Epochs`) gives the length and the sample and checkpoint frequencies in
     passes over the data instead (converted to steps once the data is loaded; run.json
-    records both). `tensorboard` also writes TensorBoard events to ``<out_dir>/tensorboard``
-    (needs tensorboardX). The logged metrics include the critic's probabilities on held
-    real and fake samples and its accuracy, where the loss has them (`CriticProbe`).
+    records both); a recipe's own epochs fill in each setting neither `epochs` nor the
+    config's steps give. `tensorboard` also writes TensorBoard events to
+    ``<out_dir>/tensorboard`` (needs tensorboardX). The logged metrics include the critic's
+    probabilities on held real and fake samples and its accuracy, where the loss has them
+    (`CriticProbe`).
     """
     base = get_recipe(recipe) if isinstance(recipe, str) else recipe
     overrides = dict(config or {})
@@ -110,10 +112,7 @@ def train(recipe: str | Recipe = "dcgan", *, backend: str | None = None,
                               architecture_options=architecture_options,
                               dataset_options=dataset_options)
     rec = resolved(rec)
-    if epochs is None and rec.epochs is not None:
-        # A recipe's epochs set its length unless steps are given; its frequencies stay.
-        given = steps is not None or "steps" in (config or {})
-        epochs = attrs.evolve(rec.epochs, epochs=None) if given else rec.epochs
+    epochs = _with_recipe_epochs(epochs, rec.epochs, overrides)
     backend = backend or default_backend()
     workers = _workers(backend, workers, sync_batch_norm)
     parts = [rec.name, *(p for p in (architecture, (config or {}).get("loss"), dataset) if p)]
@@ -124,7 +123,26 @@ def train(recipe: str | Recipe = "dcgan", *, backend: str | None = None,
         folder = RunFolder(out_dir if out_dir is not None else default)
     return _execute(folder, rec, backend=backend, device=device, progress=progress,
                     compile=compile, keep=keep_checkpoints, checkpoint=None, threads=threads,
-                    workers=workers, epochs=epochs or Epochs(), tensorboard=tensorboard)
+                    workers=workers, epochs=epochs, tensorboard=tensorboard)
+
+
+def _with_recipe_epochs(given: Epochs | None, recipe: Epochs | None,
+                        overrides: Mapping[str, Any]) -> Epochs:
+    """The run's epochs: each setting `given` (the CLI passes an `Epochs` of None for the
+    flags it did not get), else the recipe's, unless the config overrides the setting in
+    steps (``steps``, ``sample_every``, ``checkpoint_every``): a recipe measured in epochs
+    keeps its frequencies when only its length is given, in steps or in epochs."""
+    given = given or Epochs()
+    if recipe is None:
+        return given
+    settings = {}
+    for name, in_steps in (("epochs", "steps"), ("sample_every", "sample_every"),
+                           ("checkpoint_every", "checkpoint_every")):
+        value = getattr(given, name)
+        if value is None and in_steps not in overrides:
+            value = getattr(recipe, name)
+        settings[name] = value
+    return Epochs(**settings)
 
 
 def _workers(backend: str, workers: Workers | None, sync_batch_norm: bool) -> Workers:
