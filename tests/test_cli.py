@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from _helpers import MNIST_DIR
+from _helpers import MNIST_DIR, load_backend
 
 from gancore.cli import main
 from gancore.training import RECIPES
@@ -44,6 +44,15 @@ def test_every_recipe_trains_from_the_cli(backend: Any, recipe: str, tmp_path: P
         assert (out / name).is_file(), name
     lines = (out / "metrics.jsonl").read_text().splitlines()
     assert json.loads(lines[-1])["step"] == 2
+
+
+@pytest.mark.parametrize("recipe", sorted(RECIPES))
+def test_every_recipe_trains_on_jax_from_the_cli(recipe: str, tmp_path: Path) -> None:
+    """The same run and checks on the JAX backend (not in the `backend` fixture's
+    frameworks); the recipes on generated files train on JAX in tests/test_jax_recipes.py."""
+    if RECIPES[recipe].dataset in ("image_folder", "cifar10", "image_files"):
+        pytest.skip("trained on JAX on generated files in tests/test_jax_recipes.py")
+    test_every_recipe_trains_from_the_cli(load_backend("jax"), recipe, tmp_path)
 
 
 def test_a_toml_file_sets_what_flags_set(backend: Any, tmp_path: Path) -> None:
