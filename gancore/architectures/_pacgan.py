@@ -14,7 +14,15 @@ from gancore.architectures._checks import (
 )
 from gancore.architectures._mlp import dense_pair
 from gancore.architectures._pair import ArchitecturePair
-from gancore.nn import Activation, BatchNorm, CategoricalCode, Dense, Layer, Maxout
+from gancore.nn import (
+    Activation,
+    BatchNorm,
+    CategoricalCode,
+    Dense,
+    Layer,
+    Maxout,
+    MinibatchDiscrimination,
+)
 
 __all__ = ["pacgan_mlp"]
 
@@ -29,6 +37,8 @@ def pacgan_mlp(
     pieces: int = 5,
     packing: int = 1,
     categories: int = 0,
+    minibatch_discrimination: int = 0,
+    minibatch_dims: int = 5,
 ) -> ArchitecturePair:
     """PacGAN's networks for the 2-D ring and grid mixtures (Lin, Khetan, Fanti and Oh,
     "PacGAN: The power of two samples in generative adversarial networks", NeurIPS 2018;
@@ -49,6 +59,14 @@ def pacgan_mlp(
     become the one-hot of their argmax (`CategoricalCode`) before the first layer. Disjoint
     categories let the generator reach disjoint modes without a continuous bridge of
     samples between them. 0 (PacGAN's generator) adds none.
+
+    `minibatch_discrimination` B >= 1 puts minibatch discrimination (Salimans et al.,
+    "Improved techniques for training GANs", NeurIPS 2016; `MinibatchDiscrimination`)
+    between the critic's last maxout and its head: B features, each a sum over the batch of
+    exp(-L1 distance) between `minibatch_dims`-dimensional projections (default 5, the
+    paper's), so a sample's score depends on the rest of its batch and a batch of near
+    copies scores apart from a varied one. 0 (PacGAN's critic) adds none; `minibatch_dims`
+    is then left at 5.
     """
     shape = check_sample_shape("pacgan_mlp", sample_shape, ranks=(1,))
     latent = check_latent_dim("pacgan_mlp", latent_dim)
@@ -58,6 +76,15 @@ def pacgan_mlp(
     k = check_int("pacgan_mlp", "pieces", pieces)
     m = check_int("pacgan_mlp", "packing", packing)
     code = check_int("pacgan_mlp", "categories", categories, low=0)
+    kernels = check_int("pacgan_mlp", "minibatch_discrimination", minibatch_discrimination,
+                        low=0)
+    dims = check_int("pacgan_mlp", "minibatch_dims", minibatch_dims)
+    if dims != 5 and not kernels:
+        raise InvalidArgumentError(
+            f"pacgan_mlp minibatch_dims needs minibatch_discrimination >= 1 (the kernels "
+            f"whose dimensions it sets); received minibatch_dims={minibatch_dims} with "
+            f"minibatch_discrimination=0"
+        )
     if code == 1:
         raise InvalidArgumentError(
             f"pacgan_mlp categories must be 0 (no code) or an int >= 2; received {categories}"
@@ -69,6 +96,8 @@ def pacgan_mlp(
         Activation("relu"),
     ] * gen_layers
     critic_hidden: list[Layer | None] = [Dense(critic_units * k), Maxout(k)] * critic_layers
+    if kernels:
+        critic_hidden.append(MinibatchDiscrimination(kernels, dims))
     return dense_pair(
         "pacgan_mlp",
         shape,
@@ -86,6 +115,8 @@ def pacgan_mlp(
             ("pieces", k, 5),
             ("packing", m, 1),
             ("categories", code, 0),
+            ("minibatch_discrimination", kernels, 0),
+            ("minibatch_dims", dims, 5),
         ],
         packing=m,
     )
