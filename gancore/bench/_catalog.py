@@ -83,6 +83,17 @@ BASELINE_STYLE = {"torch": "eager", "tensorflow": "tf.function", "jax": "jax.jit
 #: on its first call: a DCGAN's first eager step takes longer than its whole jitted run).
 EAGER_TWINS = frozenset({"tensorflow"})
 
+#: The compiled modes whose hand-written loop is also measured compiled the same way, as
+#: the framework's docs show it: with `torch.compile`, ``model = torch.compile(model)`` for
+#: both networks; with XLA, each step in ``tf.function(jit_compile=True)``. By (backend,
+#: mode): the keyword that the baseline factories take for it. gancore's compiled step is
+#: compared with that loop (the same compiler on both sides) as well as with the backend's
+#: default hand-written loop.
+COMPILED_TWINS: dict[tuple[str, str], str] = {
+    ("torch", "compile"): "compiled",
+    ("tensorflow", "xla"): "jit_compile",
+}
+
 #: The hand-written loop measured beside gancore's trainer, as "module:factory" in
 #: gancore.bench.baselines, by (backend, workload); the others have none. Where the loop
 #: compiles its steps (TensorFlow), the same loop without `tf.function` is measured too: the

@@ -10,8 +10,8 @@ from typing import Any
 
 from gancore.bench._report import RATIO_TARGET
 
-_COLORS = {"ratio": "#1f77b4", "eager_ratio": "#ff7f0e", "gancore": "#1f77b4",
-           "baseline": "#bbbbbb"}
+_COLORS = {"ratio": "#1f77b4", "eager_ratio": "#ff7f0e", "compiled_ratio": "#2ca02c",
+           "gancore": "#1f77b4", "baseline": "#bbbbbb"}
 
 _TICKS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0)
 
@@ -23,8 +23,9 @@ def _label(r: dict[str, Any]) -> str:
 def write_chart(rows: Sequence[dict[str, Any]], path: Path) -> None:
     """Two panels from the ok training rows: (left) gancore's steps per second over the
     hand-written loop's, and over the hand-written eager loop's where that is another loop
-    (TensorFlow's, without tf.function), median with the min-max range of the interleaved
-    rounds; (right) % of the ceiling, gancore beside the hand-written loop."""
+    (TensorFlow's, without tf.function), and over the same loop compiled as gancore's step
+    is (torch.compile, XLA), median with the min-max range of the interleaved rounds;
+    (right) % of the ceiling, gancore beside the hand-written loop."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -34,13 +35,16 @@ def write_chart(rows: Sequence[dict[str, Any]], path: Path) -> None:
     FigureCanvasAgg(fig)
     left, right = fig.subplots(1, 2)
 
-    markers = [("ratio", "vs the hand-written loop", 0.0)]
+    markers = [("ratio", "vs the hand-written loop")]
     if any("eager_baseline" in r for r in paired):
-        markers = [("ratio", "vs the hand-written loop", -0.15),
-                   ("eager_ratio", "vs the hand-written eager loop (TensorFlow)", 0.15)]
-    for key, label, offset in markers:
+        markers.append(("eager_ratio", "vs the hand-written eager loop (TensorFlow)"))
+    if any("compiled_ratio" in r for r in paired):
+        markers.append(("compiled_ratio", "vs the hand-written loop compiled alike"))
+    offsets = {1: [0.0], 2: [-0.15, 0.15], 3: [-0.2, 0.0, 0.2]}[len(markers)]
+    for (key, label), offset in zip(markers, offsets, strict=True):
         shown = [(i, r[key]) for i, r in enumerate(paired)
-                 if key == "ratio" or "eager_baseline" in r]
+                 if key == "ratio" or (key == "eager_ratio" and "eager_baseline" in r)
+                 or (key == "compiled_ratio" and key in r)]
         if not shown:
             continue
         med = [s["median"] for _, s in shown]
@@ -60,7 +64,8 @@ def write_chart(rows: Sequence[dict[str, Any]], path: Path) -> None:
     left.grid(axis="x", lw=0.3)
     left.set_xlabel("gancore's steps/s over the hand-written loop's\n(median, min-max of the "
                     "interleaved rounds; log scale; > 1: gancore faster)")
-    left.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
+    left.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16),
+                ncol=min(2, len(markers) + 1))
 
     y = list(range(len(train)))
     for offset, side in ((-0.2, "gancore"), (0.2, "baseline")):

@@ -74,7 +74,8 @@ def run_training(job: Job, settings: dict[str, Any], probe: MemoryProbe) -> dict
     # Where the hand-written loop runs eagerly itself (PyTorch), it is the eager reference.
     eager = "eager_baseline" if "eager_baseline" in runs else (
         "baseline" if result["baseline_style"] == "eager" else None)
-    for key, reference in (("ratio", "baseline"), ("eager_ratio", eager)):
+    for key, reference in (("ratio", "baseline"), ("eager_ratio", eager),
+                           ("compiled_ratio", "compiled_baseline")):
         if reference in runs:
             wall, cpu = speedup(rounds, reference, "gancore")
             result[key], result["cpu_" + key] = wall.to_dict(), cpu.to_dict()

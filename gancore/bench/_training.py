@@ -17,7 +17,13 @@ import numpy as np
 
 from gancore._errors import InvalidArgumentError
 from gancore.architectures import ArchitecturePair, cyclegan, dcgan, pacgan_mlp
-from gancore.bench._catalog import BASELINE_REUSES_FAKES, BASELINES, EAGER_TWINS, Job
+from gancore.bench._catalog import (
+    BASELINE_REUSES_FAKES,
+    BASELINES,
+    COMPILED_TWINS,
+    EAGER_TWINS,
+    Job,
+)
 from gancore.bench._flops import step_flops
 from gancore.data import Dataset, load_mixture
 from gancore.training import OptimizerConfig, TrainConfig, make_trainer
@@ -31,8 +37,8 @@ _BATCHES_OF_DATA = 16
 @attrs.frozen
 class Setup:
     """What one training job needs: the architecture, config and data for gancore, the
-    hand-written loop's factory and that of its eager twin (each None where there is none),
-    and the FLOPs of one step."""
+    hand-written loop's factory, that of its eager twin and that of the loop compiled as
+    the job's mode compiles (each None where there is none), and the FLOPs of one step."""
 
     architecture: ArchitecturePair
     config: TrainConfig
@@ -40,24 +46,30 @@ class Setup:
     baseline: Callable[[], Any] | None
     eager_baseline: Callable[[], Any] | None
     flops: float
+    compiled_baseline: Callable[[], Any] | None = None
 
 
 def _images(rng: np.random.Generator, n: int, shape: tuple[int, ...]) -> np.ndarray:
     return rng.uniform(-1.0, 1.0, (n, *shape)).astype(np.float32)
 
 
-def _baselines(job: Job, data: np.ndarray
-               ) -> tuple[Callable[[], Any] | None, Callable[[], Any] | None]:
-    """The factories of the hand-written loop and, where that loop compiles its steps, of
-    the same loop run eagerly."""
+Factories = tuple[Callable[[], Any] | None, Callable[[], Any] | None, Callable[[], Any] | None]
+
+
+def _baselines(job: Job, data: np.ndarray) -> Factories:
+    """The factories of the hand-written loop, of the same loop run eagerly where that loop
+    compiles its steps, and of the same loop compiled as `job`'s mode compiles where the
+    mode has such a twin (`COMPILED_TWINS`)."""
     target = BASELINES.get((job.backend, job.workload))
     if target is None:
-        return None, None
+        return None, None, None
     module, factory = target.split(":")
     build = getattr(importlib.import_module(f"gancore.bench.baselines.{module}"), factory)
     twin = job.backend in EAGER_TWINS
     eager = functools.partial(build, data, job.batch, eager=True) if twin else None
-    return functools.partial(build, data, job.batch), eager
+    keyword = COMPILED_TWINS.get((job.backend, job.mode))
+    compiled = functools.partial(build, data, job.batch, **{keyword: True}) if keyword else None
+    return functools.partial(build, data, job.batch), eager, compiled
 
 
 def setup(job: Job, seed: int = 0) -> Setup:
@@ -66,7 +78,7 @@ def setup(job: Job, seed: int = 0) -> Setup:
     n = _BATCHES_OF_DATA * job.batch
     config = TrainConfig(batch_size=job.batch, seed=seed)
     data: Any
-    baselines: tuple[Callable[[], Any] | None, Callable[[], Any] | None] = (None, None)
+    baselines: Factories = (None, None, None)
     if job.workload in ("dcgan", "wgan_gp", "cdcgan"):
         images = _images(rng, n, (28, 28, 1))
         if job.workload == "wgan_gp":
@@ -96,8 +108,9 @@ def setup(job: Job, seed: int = 0) -> Setup:
         raise InvalidArgumentError(f"unknown training workload {job.workload!r}")
     if (job.backend, job.workload) in BASELINE_REUSES_FAKES:
         config = attrs.evolve(config, reuse_fakes=True)
-    return Setup(arch, config, data, *baselines,
-                 step_flops(job.workload, arch.generator, arch.critic, job.batch))
+    baseline, eager, compiled = baselines
+    return Setup(arch, config, data, baseline, eager,
+                 step_flops(job.workload, arch.generator, arch.critic, job.batch), compiled)
 
 
 def gancore_run(job: Job, s: Setup) -> Run:
@@ -109,8 +122,10 @@ def gancore_run(job: Job, s: Setup) -> Run:
 
 def baseline_builders(s: Setup) -> dict[str, Callable[[], Run]]:
     """What builds each hand-written loop of `s` as `run(steps)`, by side name: `baseline`
-    and, where there is one, `eager_baseline`; empty when the workload has none."""
-    factories = {"baseline": s.baseline, "eager_baseline": s.eager_baseline}
+    and, where there are, `eager_baseline` and `compiled_baseline`; empty when the workload
+    has none."""
+    factories = {"baseline": s.baseline, "eager_baseline": s.eager_baseline,
+                 "compiled_baseline": s.compiled_baseline}
     return {side: functools.partial(_train_of, make)
             for side, make in factories.items() if make is not None}
 

@@ -8,6 +8,8 @@ PyTorch's momentum and epsilon so that both frameworks compute the same thing.
 
 from __future__ import annotations
 
+import functools
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -61,7 +63,8 @@ def critic(channels: int = 1, layer_norm: bool = False) -> keras.Sequential:
 class GANLoop:
     """One iteration: a critic step, then a generator step (non-saturating loss, or the
     Wasserstein loss with a gradient penalty when `gradient_penalty > 0`), each one
-    `tf.function` unless `eager`.
+    `tf.function` unless `eager`, and with `jit_compile` ``tf.function(jit_compile=True)``
+    (XLA, as TensorFlow's XLA guide shows it).
 
     `data` is the training set as a float32 numpy array (NHWC images or points); every
     batch is indexed from it, like the noise drawn in numpy.
@@ -69,7 +72,8 @@ class GANLoop:
 
     def __init__(self, G: keras.Model, D: keras.Model, data: np.ndarray, batch_size: int,
                  latent_dim: int, lr: float = 2e-4, beta1: float = 0.5,
-                 gradient_penalty: float = 0.0, seed: int = 0, eager: bool = False) -> None:
+                 gradient_penalty: float = 0.0, seed: int = 0, eager: bool = False,
+                 jit_compile: bool = False) -> None:
         tf.random.set_seed(seed)
         self.G, self.D = G, D
         self.data = data
@@ -80,7 +84,9 @@ class GANLoop:
         self.opt_d = keras.optimizers.Adam(lr, beta_1=beta1)
         self.bce = keras.losses.BinaryCrossentropy(from_logits=True)
         self.rng = np.random.default_rng(seed)
-        compiled = (lambda step: step) if eager else tf.function
+        compiled = ((lambda step: step) if eager
+                    else functools.partial(tf.function, jit_compile=True) if jit_compile
+                    else tf.function)
         self.critic_update = compiled(self.critic_step)
         self.generator_update = compiled(self.generator_step)
 
@@ -137,17 +143,18 @@ class GANLoop:
         return float(d_loss), float(g_loss)
 
 
-def dcgan_loop(images: np.ndarray, batch_size: int = 64, seed: int = 0, eager: bool = False
-               ) -> GANLoop:
+def dcgan_loop(images: np.ndarray, batch_size: int = 64, seed: int = 0, eager: bool = False,
+               jit_compile: bool = False) -> GANLoop:
     """The DCGAN loop on NHWC `images` in [-1, 1]."""
     channels = images.shape[-1]
     return GANLoop(generator(channels=channels), critic(channels), images, batch_size,
-                   LATENT_DIM, seed=seed, eager=eager)
+                   LATENT_DIM, seed=seed, eager=eager, jit_compile=jit_compile)
 
 
-def wgan_gp_loop(images: np.ndarray, batch_size: int = 64, seed: int = 0, eager: bool = False
-                 ) -> GANLoop:
+def wgan_gp_loop(images: np.ndarray, batch_size: int = 64, seed: int = 0, eager: bool = False,
+                 jit_compile: bool = False) -> GANLoop:
     """The WGAN-GP loop (layer-normalised critic, penalty 10, one critic step)."""
     channels = images.shape[-1]
     return GANLoop(generator(channels=channels), critic(channels, layer_norm=True), images,
-                   batch_size, LATENT_DIM, gradient_penalty=10.0, seed=seed, eager=eager)
+                   batch_size, LATENT_DIM, gradient_penalty=10.0, seed=seed, eager=eager,
+                   jit_compile=jit_compile)

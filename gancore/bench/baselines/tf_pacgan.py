@@ -48,9 +48,9 @@ def critic(dim: int = 2, hidden: int = 200, layers_: int = 3, pieces: int = 5
     return keras.Sequential([*body, layers.Dense(1)])
 
 
-def mixture_loop(points: np.ndarray, batch_size: int = 100, seed: int = 0, eager: bool = False
-                 ) -> GANLoop:
+def mixture_loop(points: np.ndarray, batch_size: int = 100, seed: int = 0, eager: bool = False,
+                 jit_compile: bool = False) -> GANLoop:
     """The non-saturating GAN loop on `points` of shape (N, 2)."""
     return GANLoop(generator(points.shape[1]), critic(points.shape[1]),
                    np.ascontiguousarray(points, dtype=np.float32), batch_size, LATENT_DIM,
-                   lr=1e-4, beta1=0.8, seed=seed, eager=eager)
+                   lr=1e-4, beta1=0.8, seed=seed, eager=eager, jit_compile=jit_compile)

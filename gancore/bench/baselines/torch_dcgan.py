@@ -66,12 +66,21 @@ class GANLoop:
     images or points); batches are indexed from it as a tensor, noise is drawn by torch.
     The optimizers are torch's defaults for the device (on the CPU, the per-parameter
     Adam).
+
+    `compiled=True` is the loop a user writes after the PyTorch tutorials' advice,
+    ``model = torch.compile(model)``: both networks run through `torch.compile`, the loop
+    around them unchanged. AOT autograd cannot differentiate twice, so the gradient
+    penalty's critic pass on the interpolates runs the uncompiled module (the same
+    parameters).
     """
 
     def __init__(self, G: nn.Module, D: nn.Module, data: np.ndarray, batch_size: int,
                  latent_dim: int, lr: float = 2e-4, beta1: float = 0.5,
-                 gradient_penalty: float = 0.0, seed: int = 0) -> None:
+                 gradient_penalty: float = 0.0, seed: int = 0, compiled: bool = False) -> None:
         torch.manual_seed(seed)
+        self.D_eager = D
+        if compiled:
+            G, D = torch.compile(G), torch.compile(D)
         self.G, self.D = G, D
         self.data = torch.from_numpy(np.array(data, np.float32))
         self.batch_size = batch_size
@@ -90,7 +99,7 @@ class GANLoop:
         """mean((||grad D(x_hat)|| - 1)^2), x_hat between real and fake (Gulrajani 2017)."""
         eps = torch.rand(len(real), *[1] * (real.dim() - 1))
         x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
-        (grad,) = torch.autograd.grad(self.D(x_hat).sum(), x_hat, create_graph=True)
+        (grad,) = torch.autograd.grad(self.D_eager(x_hat).sum(), x_hat, create_graph=True)
         return ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
 
     def real_batch(self) -> torch.Tensor:
@@ -139,15 +148,18 @@ def _nchw(images: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(images.transpose(0, 3, 1, 2), dtype=np.float32)
 
 
-def dcgan_loop(images: np.ndarray, batch_size: int = 64, seed: int = 0) -> GANLoop:
-    """The DCGAN loop on NHWC `images` in [-1, 1]."""
+def dcgan_loop(images: np.ndarray, batch_size: int = 64, seed: int = 0,
+               compiled: bool = False) -> GANLoop:
+    """The DCGAN loop on NHWC `images` in [-1, 1] (`compiled`: through `torch.compile`)."""
     channels = images.shape[-1]
     return GANLoop(generator(channels=channels), critic(channels), _nchw(images), batch_size,
-                   LATENT_DIM, seed=seed)
+                   LATENT_DIM, seed=seed, compiled=compiled)
 
 
-def wgan_gp_loop(images: np.ndarray, batch_size: int = 64, seed: int = 0) -> GANLoop:
+def wgan_gp_loop(images: np.ndarray, batch_size: int = 64, seed: int = 0,
+                 compiled: bool = False) -> GANLoop:
     """The WGAN-GP loop (layer-normalised critic, penalty 10, one critic step)."""
     channels = images.shape[-1]
     return GANLoop(generator(channels=channels), critic(channels, layer_norm=True),
-                   _nchw(images), batch_size, LATENT_DIM, gradient_penalty=10.0, seed=seed)
+                   _nchw(images), batch_size, LATENT_DIM, gradient_penalty=10.0, seed=seed,
+                   compiled=compiled)

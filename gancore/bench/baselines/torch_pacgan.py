@@ -49,8 +49,10 @@ def critic(dim: int = 2, hidden: int = 200, layers: int = 3, pieces: int = 5) ->
     return nn.Sequential(*body, nn.Linear(width, 1))
 
 
-def mixture_loop(points: np.ndarray, batch_size: int = 100, seed: int = 0) -> GANLoop:
-    """The non-saturating GAN loop on `points` of shape (N, 2)."""
+def mixture_loop(points: np.ndarray, batch_size: int = 100, seed: int = 0,
+                 compiled: bool = False) -> GANLoop:
+    """The non-saturating GAN loop on `points` of shape (N, 2) (`compiled`: through
+    `torch.compile`)."""
     return GANLoop(generator(points.shape[1]), critic(points.shape[1]),
                    np.ascontiguousarray(points, dtype=np.float32), batch_size, LATENT_DIM,
-                   lr=1e-4, beta1=0.8, seed=seed)
+                   lr=1e-4, beta1=0.8, seed=seed, compiled=compiled)
