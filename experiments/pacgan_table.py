@@ -86,6 +86,23 @@ def run_one(recipe_name: str, backend: str, seed: int, args: argparse.Namespace
     return result, trainer.sample(NUM_SAMPLES, seed=EVAL_SEED + seed)
 
 
+def _limit_threads(backend: str, threads: int) -> None:
+    """`limit_threads`, and for JAX its backend's `set_threads` (XLA fixes its CPU thread
+    pool when it starts, so before the first computation)."""
+    limit_threads(backend, threads)
+    if backend == "jax":
+        import gancore
+
+        gancore.backend("jax").set_threads(threads)
+
+
+def _cell(values: list[float], digits: int, scale: float = 1.0) -> str:
+    """``mean ± se`` over seeds; one seed's value alone (it has no spread to show)."""
+    if len(values) == 1:
+        return f"{scale * values[0]:.{digits}f}"
+    return fmt(values, digits, scale)
+
+
 def summarize(runs: list[dict[str, Any]]) -> str:
     header = ["method", "ring modes /8", "ring HQ %", "ring rev-KL", "grid modes /25",
               "grid HQ %", "grid rev-KL"]
@@ -97,11 +114,12 @@ def summarize(runs: list[dict[str, Any]]) -> str:
             if not rs:
                 cells += ["-"] * 3
                 continue
-            seeds.append(f"{recipe} {len(rs)}")
-            times.append(f"{recipe} {fmt([r['train_seconds'] / 60 for r in rs], 1)} min")
-            cells += [fmt([r["modes"] for r in rs], 1), fmt([r["hq"] for r in rs], 1, 100),
-                      fmt([r["reverse_kl"] for r in rs], 3)]
-        rows.append([f"gancore, {backend} ({', '.join(seeds)} seeds; {', '.join(times)})",
+            seeds.append(f"{recipe} {len(rs)} seeds" if len(rs) > 1
+                         else f"{recipe} seed {rs[0]['seed']}")
+            times.append(f"{recipe} {_cell([r['train_seconds'] / 60 for r in rs], 1)} min")
+            cells += [_cell([r["modes"] for r in rs], 1), _cell([r["hq"] for r in rs], 1, 100),
+                      _cell([r["reverse_kl"] for r in rs], 3)]
+        rows.append([f"gancore, {backend} ({', '.join(seeds)}; {', '.join(times)})",
                      *cells])
     return markdown_table(header, rows)
 
@@ -132,7 +150,7 @@ def main() -> None:
         run_per_backend(__file__, args.backends)
     else:
         backend = args.backends[0]
-        limit_threads(backend, args.threads)
+        _limit_threads(backend, args.threads)
         for recipe in args.recipes:
             for seed in args.seeds:
                 result, samples = run_one(recipe, backend, seed, args)
