@@ -166,9 +166,13 @@ class TrainConfig:
     probability 1/2 as the data is read. ``diffaugment`` (a policy such as
     ``"color,translation,cutout"``; Zhao et al. 2020) augments real and fake samples alike in
     the critic and generator updates, the penalties included (they see the augmented reals),
-    with parameters drawn in numpy: every backend augments alike. ``replay > 0`` keeps a
-    pool of that many past fakes (experience replay, `GANTrainer`): in each critic update a
-    fake is replaced by a stored one with probability ``replay_fraction``.
+    with parameters drawn in numpy: every backend augments alike (every algorithm: SGAN's
+    labelled batch too, both CycleGAN critics). ``replay > 0`` keeps a pool of that many past
+    fakes (experience replay, every algorithm): in each critic update a fake is replaced by a
+    stored one with probability ``replay_fraction``; a conditional GAN's past fake is judged
+    with the label it was made for. CycleGAN's image pools of ``pool_size`` past fakes (50,
+    0 = off) are replay's special case: ``replay > 0`` replaces them (``pool_size`` must then
+    be 0 or 50).
     ``feature_matching`` (the name of a critic node) replaces the generator's adversarial
     loss by feature matching (Salimans et al. 2016): ``|| mean f(real) - mean f(fake) ||^2``
     over the batch, f that node's output, the reals those of the step's last critic update.

@@ -13,6 +13,7 @@ import signal as signal_module
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+import attrs
 import numpy as np
 
 from gancore import _registry
@@ -183,6 +184,16 @@ class _Trainer:
             x = self.backend.all_gather(x, self.workers)
         return self.backend.to_numpy(x)
 
+    def _global_labels(self, labels: Array) -> np.ndarray:
+        """Every worker's rows of a step input of class labels, in rank order, as numpy
+        int64 (gathered as float32, exact for class ids: a framework's gather may take
+        floats only)."""
+        local = np.asarray(self.backend.to_numpy(labels))
+        if not self.workers.distributed:
+            return local.astype(np.int64)
+        gathered = self._global_rows(self.native(local.astype(np.float32)))
+        return np.rint(gathered).astype(np.int64)
+
     def _make_update(self, objective: Any, optimizer: Any, post: Any = None) -> Any:
         """A backend update; in a data-parallel job it averages over the workers."""
         extra = {"workers": self.workers} if self.workers.distributed else {}
@@ -204,6 +215,41 @@ class _Trainer:
         from gancore.training._sampling import make_noise
 
         return make_noise(n, latent_dim, self.rng, self.config.noise)
+
+    def _diffaugment(self, policy: str | None, data: Any) -> None:
+        """Set the DiffAugment of ``config.diffaugment`` (`_augment`, None when off),
+        checked against `data`'s samples, and the backend's image layout inside the steps."""
+        self._augment: Any = None
+        if policy is None:
+            return
+        shape = tuple(data.shape)
+        if len(shape) != 3:
+            raise InvalidArgumentError(
+                f"diffaugment needs image samples of shape (height, width, channels); "
+                f"received {data.name!r} samples of shape {shape}"
+            )
+        from gancore.augment import DiffAugment
+
+        probe = self.native(np.zeros((1, 2, 3, 1), np.float32))
+        self._channels_first = tuple(self.ops.shape(probe)) == (1, 1, 2, 3)
+        self._augment_shape = shape
+        self._augment = DiffAugment(policy=tuple(p.strip() for p in policy.split(",")))
+
+    def _augment_inputs(self, which: str, n: int) -> dict[str, Array]:
+        """DiffAugment's parameters for `n` global samples (``aug_<which>_<name>``), drawn
+        from the loop's stream and sharded like the batch; none when augmentation is off."""
+        if self._augment is None:
+            return {}
+        params = self._augment.draw(self.rng, n, self._augment_shape)
+        return {f"aug_{which}_{k}": self._local(v) for k, v in params.items()}
+
+    def _augmented(self, x: Array, inputs: Mapping[str, Array], which: str) -> Array:
+        """`x` augmented with the parameters ``aug_<which>_*`` of `inputs` (as is when off)."""
+        if self._augment is None:
+            return x
+        prefix = f"aug_{which}_"
+        params = {k[len(prefix):]: v for k, v in inputs.items() if k.startswith(prefix)}
+        return self._augment.apply(x, params, channels_first=self._channels_first)
 
     def _set_learning_rates(self) -> None:
         factor = self.config.learning_rate_factor(self.step)
@@ -383,7 +429,9 @@ class GANTrainer(_Trainer):
     al. 2018), ``config.clip_value`` clips the critic's weights after each update
     (the original WGAN), ``n_critic`` critic updates precede each generator update. A
     conditional architecture trains on the dataset's labels: the fakes of a critic step use
-    the real batch's labels, those of a generator step uniformly drawn ones.
+    the real batch's labels, those of a generator step uniformly drawn ones; with experience
+    replay (``config.replay``) a past fake in a critic batch is judged with the label it was
+    made for (the WGAN-GP penalty's interpolates with the real batch's labels).
     """
 
     algorithm = "gan"
@@ -469,14 +517,11 @@ class GANTrainer(_Trainer):
             data, config.batch_size * architecture.packing, seed=self._seeds[3],
             hflip=config.hflip, shard=(self.workers.rank, self.workers.world_size),
         )
-        self._augment = self._diffaugment(config.diffaugment)
-        if config.replay and self.conditional:
-            raise InvalidArgumentError(
-                f"replay must be 0 for a conditional architecture (a past fake was made for "
-                f"other labels than the batch's); received {config.replay}"
-            )
-        self._replay = ReplayPool(config.replay, config.replay_fraction) if config.replay \
-            else None
+        self._diffaugment(config.diffaugment, data)
+        # A conditional pool keeps each fake's label: a past fake is judged with its own.
+        self._replay = ReplayPool(config.replay, config.replay_fraction,
+                                  self.num_classes if self.conditional else None) \
+            if config.replay else None
         from gancore.training._sampling import make_noise
 
         self.fixed_noise = make_noise(config.grid_size, self.latent_dim, self._seeds[4],
@@ -540,39 +585,6 @@ class GANTrainer(_Trainer):
         except InvalidArgumentError as e:
             raise InvalidArgumentError(f"feature_matching: {e}") from None
 
-    def _diffaugment(self, policy: str | None) -> Any:
-        """The DiffAugment of ``config.diffaugment`` (None when off), checked against the
-        samples, and the backend's image layout inside the steps."""
-        if policy is None:
-            return None
-        shape = tuple(self.data.shape)
-        if len(shape) != 3:
-            raise InvalidArgumentError(
-                f"diffaugment needs image samples of shape (height, width, channels); "
-                f"received {self.data.name!r} samples of shape {shape}"
-            )
-        from gancore.augment import DiffAugment
-
-        probe = self.native(np.zeros((1, 2, 3, 1), np.float32))
-        self._channels_first = tuple(self.ops.shape(probe)) == (1, 1, 2, 3)
-        return DiffAugment(policy=tuple(p.strip() for p in policy.split(",")))
-
-    def _augment_inputs(self, which: str, n: int) -> dict[str, Array]:
-        """DiffAugment's parameters for `n` global samples (``aug_<which>_<name>``), drawn
-        from the loop's stream and sharded like the batch; none when augmentation is off."""
-        if self._augment is None:
-            return {}
-        params = self._augment.draw(self.rng, n, tuple(self.data.shape))
-        return {f"aug_{which}_{k}": self._local(v) for k, v in params.items()}
-
-    def _augmented(self, x: Array, inputs: Mapping[str, Array], which: str) -> Array:
-        """`x` augmented with the parameters ``aug_<which>_*`` of `inputs` (as is when off)."""
-        if self._augment is None:
-            return x
-        prefix = f"aug_{which}_"
-        params = {k[len(prefix):]: v for k, v in inputs.items() if k.startswith(prefix)}
-        return self._augment.apply(x, params, channels_first=self._channels_first)
-
     def _clip(self) -> None:
         _clip_weights(self.D.trainable_parameters(), float(self.config.clip_value or 0.0))
 
@@ -614,7 +626,9 @@ class GANTrainer(_Trainer):
                 r1 = r1 * inputs["r1_scale"][0]
         else:
             d_real = critic(real)
-        d_fake = critic(fake)
+        # A replayed conditional fake is judged with the label it was made for.
+        fake_cond = (inputs["fake_labels"],) if "fake_labels" in inputs else cond
+        d_fake = self.D(fake, *fake_cond, training=True)
         options: dict[str, Any] = {}
         if cfg.smoothing:
             options["smoothing"] = cfg.smoothing
@@ -707,9 +721,23 @@ class GANTrainer(_Trainer):
             # The scheduled gamma enters as an input: a compiled step is traced once.
             inputs["r1_scale"] = self.native(np.full(1, cfg.r1_factor(self.step), np.float32))
         if self._replay is not None:
-            replayed, mask = self._replay.draw(n, tuple(self.data.shape), self.rng)
-            inputs["replayed"], inputs["replay_mask"] = self._local(replayed), self._local(mask)
+            inputs.update(self._replay_inputs(n, batch.labels if self.conditional else None))
         return {**inputs, **self._augment_inputs("real", n), **self._augment_inputs("fake", n)}
+
+    def _replay_inputs(self, n: int, labels: np.ndarray | None = None) -> dict[str, Array]:
+        """Experience replay's inputs for `n` global fakes: the stored fakes chosen
+        (``replayed``) and where they replace fresh ones (``replay_mask``); with this
+        worker's fresh `labels` (a conditional GAN), the labels the critic judges the fakes
+        with (``fake_labels``): the fresh ones, and a replayed fake's own stored label."""
+        assert self._replay is not None
+        replayed, mask, stored = self._replay.draw_with_labels(n, tuple(self.data.shape),
+                                                               self.rng)
+        inputs = {"replayed": self._local(replayed), "replay_mask": self._local(mask)}
+        if labels is not None and stored is not None:
+            mine = self.workers.shard(mask.reshape(n) > 0)
+            inputs["fake_labels"] = self.native(
+                np.where(mine, self.workers.shard(stored), labels).astype(labels.dtype))
+        return inputs
 
     def generator_inputs(self) -> dict[str, Array]:
         """The next generator step's inputs: noise (and labels drawn uniformly)."""
@@ -731,7 +759,8 @@ class GANTrainer(_Trainer):
             else:
                 d_metrics = {**(self._d_update_lazy if off else self._d_update)(inputs)}
             if self._replay is not None:  # the pool sees the global batch's fakes
-                self._replay.add(self._global_rows(d_metrics.pop("_fake")), self.rng)
+                made_for = self._global_labels(inputs["labels"]) if self.conditional else None
+                self._replay.add(self._global_rows(d_metrics.pop("_fake")), self.rng, made_for)
             if not off:
                 self._last_r1 = d_metrics.get("r1")
             elif self._last_r1 is not None:
@@ -838,7 +867,8 @@ class SGANTrainer(GANTrainer):
     def __init__(self, architecture: ArchitecturePair, data: Dataset,
                  config: TrainConfig | None = None, **kwargs: Any) -> None:
         config = config or TrainConfig(algorithm=self.algorithm)
-        _reject_gan_options(type(self).__name__, config, keep=("feature_matching",))
+        _reject_gan_options(type(self).__name__, config,
+                            keep=("feature_matching", "diffaugment", "replay"))
         labelled = is_data_source(data) and data.labels is not None
         if not labelled or data.num_classes != architecture.num_classes:
             raise InvalidArgumentError(
@@ -869,19 +899,29 @@ class SGANTrainer(GANTrainer):
         ops = self.ops
         with self.backend.no_grad():
             fake = self.G(inputs["z"], training=True)
-        fake = ops.stop_gradient(fake)
-        real = class_logits_to_score(self.D(inputs["x"], training=True))
+        made = ops.stop_gradient(fake)
+        fake = made
+        if "replay_mask" in inputs:  # experience replay: past fakes where the mask is 1
+            mask = inputs["replay_mask"]
+            fake = fake * (1.0 - mask) + inputs["replayed"] * mask
+        fake = self._augmented(fake, inputs, "fake")
+        real = class_logits_to_score(self.D(self._augmented(inputs["x"], inputs, "real"),
+                                            training=True))
         fake_score = class_logits_to_score(self.D(fake, training=True))
-        labeled_logits = self.D(inputs["x_labeled"], training=True)
+        labeled_logits = self.D(self._augmented(inputs["x_labeled"], inputs, "labeled"),
+                                training=True)
         loss = semi_supervised_critic_loss(
             labeled_logits, inputs["y_labeled"], real, fake_score,
             supervised_weight=self.config.supervised_weight,
         )
         metrics = {"d_loss": loss, "d_real": ops.mean(real), "d_fake": ops.mean(fake_score)}
+        if self._replay is not None:
+            metrics["_fake"] = made  # the fresh fakes, for the pool
         return loss, {k: ops.stop_gradient(v) for k, v in metrics.items()}
 
     def _generator_objective(self, inputs: Mapping[str, Array]) -> tuple[Array, Metrics]:
-        fake = self.G(inputs["z"], training=True)
+        # The critic judges the fakes augmented as in its own update (DiffAugment).
+        fake = self._augmented(self.G(inputs["z"], training=True), inputs, "fake")
         if self.config.feature_matching is not None:  # Salimans et al.'s SGAN generator
             loss = self._feature_matching_loss(inputs, (fake,))
         else:
@@ -892,12 +932,17 @@ class SGANTrainer(GANTrainer):
     def critic_inputs(self) -> dict[str, Array]:
         batch = next(self._batches)  # this worker's rows
         labeled = next(self._labeled_batches)
-        return {
+        n = self.config.batch_size
+        inputs = {
             "x": self.native(batch.images),
-            "z": self._local(self._noise(self.config.batch_size, self.latent_dim)),
+            "z": self._local(self._noise(n, self.latent_dim)),
             "x_labeled": self.native(self.workers.shard(labeled.images, "the labelled batch")),
             "y_labeled": self.native(self.workers.shard(labeled.labels, "the labelled batch")),
         }
+        if self._replay is not None:
+            inputs.update(self._replay_inputs(n))
+        return {**inputs, **self._augment_inputs("real", n), **self._augment_inputs("fake", n),
+                **self._augment_inputs("labeled", len(labeled.images))}
 
     def classify(self, images: np.ndarray, batch_size: int = 500) -> np.ndarray:
         """The critic's predicted class for each image (inference mode)."""
@@ -976,14 +1021,29 @@ class ImagePool:
 class CycleGANTrainer(_Trainer):
     """CycleGAN (Zhu et al. 2017): generators A→B and B→A, a critic per domain,
     least-squares adversarial losses, cycle consistency and identity losses, and a pool of
-    past fakes for the critics. Each step updates both generators, then both critics."""
+    past fakes for each critic. Each step updates both generators, then both critics.
+
+    The pools are CycleGAN's image pools of ``config.pool_size`` fakes (`ImagePool`), or,
+    with ``config.replay > 0``, experience replay's pools (`ReplayPool`: ``replay`` fakes,
+    each fake of a critic batch replaced by a past one with probability
+    ``replay_fraction``), which replace them; ``pool_size`` must then be 0 or its default.
+    ``config.diffaugment`` augments the real and fake images each critic judges, in the
+    critics' update and in the generators' (the cycle and identity losses see the fakes as
+    they are)."""
 
     algorithm = "cyclegan"
 
     def __init__(self, architecture: ArchitecturePair, domain_a: Dataset, domain_b: Dataset,
                  config: TrainConfig | None = None, **kwargs: Any) -> None:
         config = config or TrainConfig(algorithm="cyclegan", loss="least_squares")
-        _reject_gan_options(type(self).__name__, config)
+        _reject_gan_options(type(self).__name__, config, keep=("diffaugment", "replay"))
+        default_pool = attrs.fields(TrainConfig).pool_size.default
+        if config.replay and config.pool_size not in (0, default_pool):
+            raise InvalidArgumentError(
+                f"pool_size must be 0 or its default {default_pool} with replay > 0 (replay's "
+                f"pools of past fakes replace CycleGAN's image pools); received pool_size "
+                f"{config.pool_size} with replay {config.replay}"
+            )
         super().__init__(architecture, config, **kwargs)
         if architecture.kind != "cyclegan":
             raise InvalidArgumentError(
@@ -1012,8 +1072,18 @@ class CycleGANTrainer(_Trainer):
                                           hflip=config.hflip)
         self._batches_b = iterate_batches(domain_b, config.batch_size, seed=self._seeds[6],
                                           hflip=config.hflip)
-        self.pool_a = ImagePool(config.pool_size, np.random.default_rng(self._seeds[7]))
-        self.pool_b = ImagePool(config.pool_size, np.random.default_rng(self._seeds[7] + 1))
+        # Each critic's past fakes: CycleGAN's image pools, or with replay > 0 their
+        # generalisation, replay pools drawn from the loop's stream (`ReplayPool`).
+        self.pool_a: ImagePool | ReplayPool
+        self.pool_b: ImagePool | ReplayPool
+        if config.replay:
+            self.pool_a = ReplayPool(config.replay, config.replay_fraction)
+            self.pool_b = ReplayPool(config.replay, config.replay_fraction)
+        else:
+            self.pool_a = ImagePool(config.pool_size, np.random.default_rng(self._seeds[7]))
+            self.pool_b = ImagePool(config.pool_size,
+                                    np.random.default_rng(self._seeds[7] + 1))
+        self._diffaugment(config.diffaugment, domain_a)
         self.fixed_a = domain_a.images[: min(8, len(domain_a))]
         self._sync_workers()
 
@@ -1022,9 +1092,11 @@ class CycleGANTrainer(_Trainer):
         a, b = inputs["a"], inputs["b"]
         fake_b = self.G_ab(a, training=True)
         fake_a = self.G_ba(b, training=True)
+        # The critics judge the fakes augmented (DiffAugment); the cycle does not.
         adversarial = least_squares_generator_loss(
-            self.D_b(fake_b, training=True), scale=1.0
-        ) + least_squares_generator_loss(self.D_a(fake_a, training=True), scale=1.0)
+            self.D_b(self._augmented(fake_b, inputs, "fake_b"), training=True), scale=1.0
+        ) + least_squares_generator_loss(
+            self.D_a(self._augmented(fake_a, inputs, "fake_a"), training=True), scale=1.0)
         cycle = cycle_consistency_loss(a, self.G_ba(fake_b, training=True), cfg.cycle_weight) + (
             cycle_consistency_loss(b, self.G_ab(fake_a, training=True), cfg.cycle_weight)
         )
@@ -1043,10 +1115,13 @@ class CycleGANTrainer(_Trainer):
 
     def _critic_objective(self, inputs: Mapping[str, Array]) -> tuple[Array, Metrics]:
         ops = self.ops
-        real_a = self.D_a(inputs["a"], training=True)
-        real_b = self.D_b(inputs["b"], training=True)
-        fake_a = self.D_a(inputs["fake_a"], training=True)
-        fake_b = self.D_b(inputs["fake_b"], training=True)
+        def judge(critic: Any, which: str, key: str) -> Array:
+            return critic(self._augmented(inputs[key], inputs, which), training=True)
+
+        real_a = judge(self.D_a, "real_a", "a")
+        real_b = judge(self.D_b, "real_b", "b")
+        fake_a = judge(self.D_a, "fake_a", "fake_a")
+        fake_b = judge(self.D_b, "fake_b", "fake_b")
         loss = least_squares_critic_loss(real_a, fake_a) + least_squares_critic_loss(
             real_b, fake_b
         )
@@ -1055,16 +1130,28 @@ class CycleGANTrainer(_Trainer):
         return loss, {k: ops.stop_gradient(v) for k, v in metrics.items()}
 
     def train_step(self) -> Metrics:
+        n = self.config.batch_size
         a = self._local(next(self._batches_a).images)
         b = self._local(next(self._batches_b).images)
-        g_metrics = self._g_update({"a": a, "b": b})
+        g_metrics = self._g_update({"a": a, "b": b, **self._augment_inputs("fake_a", n),
+                                    **self._augment_inputs("fake_b", n)})
         # The pools see the global batch's fakes, as in one process.
-        fake_a = self.pool_a.query(self._global_rows(g_metrics["_fake_a"]))
-        fake_b = self.pool_b.query(self._global_rows(g_metrics["_fake_b"]))
-        d_metrics = self._d_update(
-            {"a": a, "b": b, "fake_a": self._local(fake_a), "fake_b": self._local(fake_b)}
-        )
+        fake_a = self._past_fakes(self.pool_a, self._global_rows(g_metrics["_fake_a"]))
+        fake_b = self._past_fakes(self.pool_b, self._global_rows(g_metrics["_fake_b"]))
+        d_inputs = {"a": a, "b": b, "fake_a": self._local(fake_a), "fake_b": self._local(fake_b)}
+        for which in ("real_a", "real_b", "fake_a", "fake_b"):
+            d_inputs.update(self._augment_inputs(which, n))
+        d_metrics = self._d_update(d_inputs)
         return {**g_metrics, **d_metrics}
+
+    def _past_fakes(self, pool: ImagePool | ReplayPool, fresh: np.ndarray) -> np.ndarray:
+        """The fakes a critic judges: the step's global `fresh` fakes through its image
+        pool, or with some replaced by the replay pool's (which then takes the fresh in)."""
+        if isinstance(pool, ImagePool):
+            return pool.query(fresh)
+        replayed, mask = pool.draw(len(fresh), tuple(fresh.shape[1:]), self.rng)
+        pool.add(fresh, self.rng)
+        return np.where(mask > 0, replayed, fresh)
 
     def translate(self, images: np.ndarray, direction: str = "ab",
                   batch_size: int = 64) -> np.ndarray:
@@ -1091,8 +1178,10 @@ class CycleGANTrainer(_Trainer):
                 "critic": self.D_b}
 
     def stateful_parts(self) -> dict[str, Any]:
+        # Replay pools under their own names: an image pool's state also holds its stream.
+        pools = ("replay_a", "replay_b") if self.config.replay else ("pool_a", "pool_b")
         return {"batches_a": self._batches_a, "batches_b": self._batches_b,
-                "pool_a": self.pool_a, "pool_b": self.pool_b}
+                pools[0]: self.pool_a, pools[1]: self.pool_b}
 
     def datasets(self) -> list[Dataset]:
         return [self.domain_a, self.domain_b]
