@@ -29,6 +29,7 @@ __all__ = [
     "pytest_generate_tests",
     "test_a_checkpoint_resumes_bit_for_bit",
     "test_a_checkpoint_samples_alike_on_the_numpy_reference",
+    "test_activations_take_pytorchs_gradient_at_their_kinks",
     "test_compiled_and_eager_updates_agree",
     "test_dropout_masks_follow_the_random_state",
     "test_every_layer_matches_the_numpy_reference",
@@ -160,6 +161,25 @@ def test_every_layer_trains_like_the_numpy_reference(conformance_backend: Any,
     after = net.get_state()
     for name, value in new_state.items():
         np.testing.assert_allclose(after[name], value, err_msg=name, **LAYER_TOL)
+
+
+@pytest.mark.parametrize("activation, slope, at_zero", [("leaky_relu", 0.2, 0.2),
+                                                        ("relu", 0.0, 0.0)])
+def test_activations_take_pytorchs_gradient_at_their_kinks(conformance_backend: Any,
+                                                          activation: str, slope: float,
+                                                          at_zero: float) -> None:
+    """At exactly 0 an activation's derivative is PyTorch's: leaky ReLU's negative slope,
+    ReLU's 0 (inputs sit on 0 exactly after cutout, zero padding or a ReLU)."""
+    backend = conformance_backend
+    spec = sequential("conformance-kinks", (4,),
+                      [L.Activation(activation, negative_slope=slope or 0.01)])
+    net = backend.build_network(spec, init_state(spec, 0))
+    x = np.array([[-1.5, 0.0, 0.5, 0.0], [0.0, 2.0, -0.25, 0.0]], np.float32)
+    _, grad = backend.ops.input_gradient(lambda v: net(v, training=True),
+                                         backend.to_native(x))
+    want = np.where(x > 0, 1.0, slope if activation == "leaky_relu" else 0.0).astype(np.float32)
+    want[x == 0] = at_zero
+    np.testing.assert_array_equal(np.asarray(backend.to_numpy(grad)), want)
 
 
 _FEATURES = sequential("conformance-features", (3,), [L.Dense(4), L.BatchNorm(),

@@ -131,7 +131,8 @@ def _instance_norm(layer: L.InstanceNorm, p: Params, xs: list[jax.Array], traini
 
 _ACTIVATIONS: dict[str, Callable[[jax.Array, float], jax.Array]] = {
     "relu": lambda x, a: jax.nn.relu(x),
-    "leaky_relu": lambda x, a: jnp.where(x >= 0, x, a * x),
+    # x > 0, not >= 0: at 0 the derivative is the negative slope, as in torch and TensorFlow.
+    "leaky_relu": lambda x, a: jnp.where(x > 0, x, a * x),
     "tanh": lambda x, a: jnp.tanh(x),
     "sigmoid": lambda x, a: jax.nn.sigmoid(x),
     "identity": lambda x, a: x,
