@@ -25,7 +25,10 @@ tables' last column); ``--summarize`` only writes the tables. What docs/quality.
     python experiments/stabilisers.py --part grid --steps 2000 --seeds 0 1 2
     python experiments/stabilisers.py --part mnist --steps 250 --seeds 0 1 2 \\
         --data ../shared/data/mnist
-    python experiments/stabilisers.py --part grid --steps 2000 --time-steps 100
+    python experiments/stabilisers.py --part grid --steps 2000 --variants \
+        "+ minibatch discrimination (100 x 5)"   # the row added later: one variant
+    python experiments/stabilisers.py --part grid --steps 2000 --time-steps 100 \
+        --time-rounds 5
     python experiments/stabilisers.py --part mnist --steps 250 --time-steps 10 \\
         --data ../shared/data/mnist
 """
@@ -59,6 +62,7 @@ GRID_VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "+ R1 (gamma 1)": ({"r1_penalty": 1.0}, {}),
     "+ categorical code (100)": ({}, {"categories": 100}),
     "+ feature matching (maxout_3)": ({"feature_matching": "maxout_3"}, {}),
+    "+ minibatch discrimination (100 x 5)": ({}, {"minibatch_discrimination": 100}),
     "+ experience replay (1024, 0.5)": ({"replay": 1024, "replay_fraction": 0.5}, {}),
     "grid recipe (code + R1 1 -> 0.1)": ({"r1_penalty": 1.0, "r1_final": 0.1},
                                          {"categories": 100}),
@@ -155,22 +159,27 @@ def run_one(part: str, variant: str, seed: int, args: argparse.Namespace) -> dic
             "ms_per_step": round(1000 * seconds / trainer.step, 2), **info, **scores}
 
 
-def time_steps(part: str, args: argparse.Namespace) -> dict[str, float]:
+def time_steps(part: str, args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     """ms per training step of each variant, measured back to back in this process: each
     variant's trainer (seed 0) warms up for 5 steps, then ``--time-steps`` steps are timed,
-    variants in turn, the turns repeated ``--time-rounds`` times; the median turn counts."""
+    variants in turn, the turns repeated ``--time-rounds`` times, each round starting one
+    variant further on (none is always first after the others' allocations); the median
+    turn counts. Returns the medians (``ms_per_step``) and every round's times
+    (``rounds_ms``), so that a noisy pass shows itself."""
     build = _grid_run if part == "grid" else _mnist_run
     trainers = {}
     for variant in VARIANTS[part]:
         trainers[variant] = build(variant, 0, args)[0]
         trainers[variant].fit(5, progress=False)
-    times: dict[str, list[float]] = {v: [] for v in trainers}
-    for _ in range(args.time_rounds):
-        for variant, trainer in trainers.items():
+    order = list(trainers)
+    times: dict[str, list[float]] = {v: [] for v in order}
+    for turn in range(args.time_rounds):
+        for variant in order[turn % len(order):] + order[:turn % len(order)]:
             start = time.perf_counter()
-            trainer.fit(args.time_steps, progress=False)
+            trainers[variant].fit(args.time_steps, progress=False)
             times[variant].append(1000 * (time.perf_counter() - start) / args.time_steps)
-    return {v: float(np.median(t)) for v, t in times.items()}
+    return {"ms_per_step": {v: float(np.median(t)) for v, t in times.items()},
+            "rounds_ms": {v: [round(x, 2) for x in t] for v, t in times.items()}}
 
 
 def _median_worst(values: list[float], worse: str) -> tuple[float, float]:
@@ -234,7 +243,7 @@ def main() -> None:
         limit_threads(args.backend, args.threads)
         timing[args.part] = {"backend": args.backend, "threads": args.threads,
                              "steps": args.time_steps, "rounds": args.time_rounds,
-                             "ms_per_step": time_steps(args.part, args)}
+                             **time_steps(args.part, args)}
         write_json(timing_file, timing)
     elif not args.summarize:
         unknown = set(args.variants or ()) - set(VARIANTS[args.part])

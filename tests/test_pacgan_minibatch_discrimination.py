@@ -48,7 +48,7 @@ def test_the_layer_sits_between_the_last_maxout_and_the_head() -> None:
     plain = pacgan_mlp((2,), **SMALL)
     assert pair.generator.nodes == plain.generator.nodes  # the generator is untouched
     assert pacgan_mlp((2,), **SMALL, minibatch_discrimination=100).name.endswith(
-        "minibatch_discrimination_100")  # 5 dimensions, Salimans et al.'s, by default
+        "minibatch_discrimination_100")  # 5 dimensions by default, as in Salimans et al.'s code
     assert not any(isinstance(n.layer, MinibatchDiscrimination) for n in plain.critic.nodes)
 
 

@@ -63,10 +63,10 @@ def pacgan_mlp(
     `minibatch_discrimination` B >= 1 puts minibatch discrimination (Salimans et al.,
     "Improved techniques for training GANs", NeurIPS 2016; `MinibatchDiscrimination`)
     between the critic's last maxout and its head: B features, each a sum over the batch of
-    exp(-L1 distance) between `minibatch_dims`-dimensional projections (default 5, the
-    paper's), so a sample's score depends on the rest of its batch and a batch of near
-    copies scores apart from a varied one. 0 (PacGAN's critic) adds none; `minibatch_dims`
-    is then left at 5.
+    exp(-L1 distance) between `minibatch_dims`-dimensional projections (default 5, as in
+    the authors' code, openai/improved-gan), so a sample's score depends on the rest of its
+    batch and a batch of near copies scores apart from a varied one. 0 (PacGAN's critic)
+    adds none; `minibatch_dims` is then left at 5.
     """
     shape = check_sample_shape("pacgan_mlp", sample_shape, ranks=(1,))
     latent = check_latent_dim("pacgan_mlp", latent_dim)
