@@ -44,6 +44,22 @@ def test_reusing_the_critics_fakes_is_redrawing_the_same_noise(jax_backend: Any,
                                        err_msg=f"{name}.{param}")
 
 
+@pytest.mark.parametrize("reuse_fakes", [False, True])
+def test_each_update_compiles_once(jax_backend: Any, reuse_fakes: bool) -> None:
+    """The random key a compiled step takes is placed beside the networks' arrays, as the
+    key it returns is: jit compiles once per placement, so a key fresh from `seed` or
+    `set_random_state` would compile each update a second time."""
+    arch, data, config = CASES["nonsaturating"]
+    config = attrs.evolve(config, steps=2, log_every=1, reuse_fakes=reuse_fakes)
+    trainer = make_trainer(arch(), data(), config, backend="jax")
+    trainer.fit()
+    jax_backend.set_random_state(jax_backend.random_state())  # as a restore does
+    trainer.fit(2)
+    updates = ([trainer._joint[False]] if reuse_fakes
+               else [trainer._d_update, trainer._g_update])
+    assert [u._step._cache_size() for u in updates] == [1] * len(updates)
+
+
 def test_devices_and_threads_are_checked(jax_backend: Any) -> None:
     assert jax_backend.resolve_device("cpu").platform == "cpu"
     with pytest.raises(gancore.InvalidArgumentError, match=r"device must be 'auto'.*'tpu'"):

@@ -169,6 +169,16 @@ class _Compiled:
         for net, state in zip(self.nets, states, strict=True):
             net._state = dict(state)
 
+    @staticmethod
+    def _key(states: Sequence[Mapping[str, Any]]) -> Any:
+        """The random key, placed where the networks' arrays are. `jax.jit` compiles once per
+        placement of its arguments: a key from `seed` or `set_state` is not placed, the one
+        a compiled step returns is, so without this an update compiled twice (its first
+        call and its second)."""
+        leaves = jax.tree_util.tree_leaves(states)
+        key = _random.key()
+        return jax.device_put(key, leaves[0].sharding) if leaves else key
+
 
 def _read(values: Mapping[int, Mapping[str, Any]], params: Sequence[JaxParameter]) -> Arrays:
     return [values[id(p.network)][p.name] for p in params]
@@ -232,7 +242,7 @@ class Update(_Compiled):
         assert self.nets is not None
         states = [net.arrays_outside() for net in self.nets]
         new_states, opt.slots, metrics, key = self._step(
-            states, opt.slots, opt.scalars(), dict(inputs), _random.key())
+            states, opt.slots, opt.scalars(), dict(inputs), self._key(states))
         self._store(new_states)
         _random.set_key(key)
         opt.steps += 1
@@ -307,7 +317,7 @@ class JointUpdate(_Compiled):
         states = [net.arrays_outside() for net in self.nets]
         new_states, (first_opt.slots, second_opt.slots), metrics, key = self._step(
             states, (first_opt.slots, second_opt.slots),
-            (first_opt.scalars(), second_opt.scalars()), dict(inputs), _random.key())
+            (first_opt.scalars(), second_opt.scalars()), dict(inputs), self._key(states))
         self._store(new_states)
         _random.set_key(key)
         first_opt.steps += 1
