@@ -9,6 +9,8 @@ from __future__ import annotations
 import gzip
 import json
 import pickle
+import re
+import shlex
 import warnings
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ from _helpers import MNIST_DIR
 from PIL import Image
 
 from gancore import InvalidArgumentError
-from gancore.cli import main
+from gancore.cli import _parser, main
 from gancore.data import load_digits, load_mnist
 from gancore.evaluation import ClassifierSettings, evaluate
 from gancore.training import RECIPES, load_checkpoint
@@ -314,3 +316,30 @@ def test_a_recipes_epoch_grids_stay_when_the_cli_sets_the_steps(tmp_path: Path) 
     # A frequency given in steps replaces the recipe's in epochs.
     assert main([*args, str(tmp_path / "other"), "--sample-every", "2"]) == 0
     assert [p.name for p in (tmp_path / "other").glob("samples_*.png")] == ["samples_000002.png"]
+
+
+EXPERIMENTS_PAGE = Path(__file__).resolve().parents[1] / "docs" / "experiments.md"
+
+
+def test_the_experiments_pages_commands_parse_and_its_pictures_are_there() -> None:
+    # Every `gancore train` / `sample` command on the page (inline or a line of a code block)
+    # is one the CLI accepts, with a recipe and a config file that exist; every picture it
+    # shows is a small file, and every experiments-* picture in docs/images is shown.
+
+    text = EXPERIMENTS_PAGE.read_text()
+    commands = re.findall(r"`(gancore (?:train|sample) [^`]+)`", text)
+    commands += re.findall(r"^(gancore (?:train|sample) [^`\n]+)$", text, flags=re.MULTILINE)
+    assert len(commands) >= 12
+    parser = _parser()
+    for command in commands:
+        args = parser.parse_args(shlex.split(command)[1:])
+        if args.command == "train":
+            assert args.recipe in RECIPES, command
+            assert args.config is None or Path(EXPERIMENTS_PAGE.parents[1], args.config).is_file()
+    shown = set(re.findall(r"\]\(images/([^)]+)\)", text))
+    assert shown, "the page shows no picture"
+    for name in shown:
+        path = EXPERIMENTS_PAGE.parent / "images" / name
+        assert path.is_file() and path.stat().st_size < 1_000_000, name
+    made = {p.name for p in (EXPERIMENTS_PAGE.parent / "images").glob("experiments-*")}
+    assert made <= shown, f"not shown on the page: {sorted(made - shown)}"
