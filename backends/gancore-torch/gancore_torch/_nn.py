@@ -9,7 +9,9 @@ canonical parameters give the same numbers as the numpy reference. `to_native` a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import threading
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -116,6 +118,21 @@ class _ConvTranspose2D(_Op):
         )
 
 
+_twice = threading.local()
+
+
+@contextlib.contextmanager
+def differentiated_twice() -> Iterator[None]:
+    """Marks a forward pass whose input gradient is differentiated again
+    (`ops.input_gradient`): batch norm then keeps its buffers out of the graph."""
+    before = getattr(_twice, "on", False)
+    _twice.on = True
+    try:
+        yield
+    finally:
+        _twice.on = before
+
+
 class _BatchNorm(_Op):
     def forward(self, x: torch.Tensor, training: bool) -> torch.Tensor:
         lay = self.layer
@@ -124,6 +141,8 @@ class _BatchNorm(_Op):
             x = x.reshape(-1, shape[-1])
         if training and _distributed.sync_workers() is not None:
             return self._synchronised(x).reshape(shape)
+        if training and getattr(_twice, "on", False):
+            return self._buffers_kept_out(x).reshape(shape)
         # In training, F.batch_norm updates the buffers in place with PyTorch's momentum and
         # the unbiased variance: the semantics gancore.nn.BatchNorm is defined by.
         y = F.batch_norm(
@@ -137,6 +156,21 @@ class _BatchNorm(_Op):
             lay.eps,
         )
         return y.reshape(shape)
+
+    def _buffers_kept_out(self, x: torch.Tensor) -> torch.Tensor:
+        """Training-mode batch norm in a pass whose gradient is differentiated again (a
+        penalty's critic pass, `differentiated_twice`): `F.batch_norm`'s output and buffer
+        updates, with the buffers kept out of the autograd graph. Given them, the double
+        backward's node saves them, and the next training pass's update of the buffers (the
+        fakes', under torch.compile) fails that node's version check."""
+        lay = self.layer
+        with torch.no_grad():
+            dims = (0,) if x.dim() == 2 else (0, 2, 3)
+            var, mean = torch.var_mean(x, dims, correction=1)
+            m = lay.momentum
+            self.running_mean.mul_(1.0 - m).add_(m * mean)
+            self.running_var.mul_(1.0 - m).add_(m * var)
+        return F.batch_norm(x, None, None, self.gamma, self.beta, True, lay.momentum, lay.eps)
 
     def _synchronised(self, x: torch.Tensor) -> torch.Tensor:
         """Batch norm over the global batch of a data-parallel job: the moments of every

@@ -9,6 +9,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from gancore_torch import _nn
+
 
 def _bce(logits: torch.Tensor, target: Any, weights: Any, reduction: str) -> torch.Tensor:
     full = target.expand_as(logits) if torch.is_tensor(target) else torch.full_like(logits, target)
@@ -103,7 +105,7 @@ class TorchOps:
         self, fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         x = x.detach().requires_grad_(True)
-        with torch.enable_grad():
+        with torch.enable_grad(), _nn.differentiated_twice():
             out = fn(x)
             # create_graph keeps the gradient differentiable: the penalty trains the critic.
             (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)
