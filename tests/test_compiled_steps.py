@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 import numpy as np
 import pytest
 from _helpers import FRAMEWORKS, load_backend
 
-from gancore.architectures import mlp
-from gancore.data import load_mixture
+from gancore.architectures import dcgan, mlp
+from gancore.data import Dataset, load_mixture
 from gancore.training import OptimizerConfig, TrainConfig, make_trainer
 
 RING = load_mixture("ring", n=512, seed=0)
@@ -59,3 +60,30 @@ def test_a_compiled_step_computes_what_the_default_step_computes(framework: str,
     for side in ("generator/", "critic/"):
         assert any(not np.array_equal(v, initial[False][k])
                    for k, v in states[False].items() if k.startswith(side))
+
+
+IMAGES = Dataset(name="random", images=np.random.default_rng(5).uniform(
+    -1, 1, (32, 28, 28, 1)).astype(np.float32))
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("case", ["nonsaturating", "r1"])
+def test_a_compiled_convolutional_step_computes_what_the_default_step_computes(
+        framework: str, case: str) -> None:
+    """The DCGAN 28x28: convolutions and transposed convolutions whose padding the default
+    TensorFlow step computes on mirrored inputs (XLA pads explicitly), batch norm in both
+    networks (XLA's first-order form, the exact one under R1's second derivative). One
+    step: after it the weights agree to float32 rounding; in later steps R1's second
+    derivative moves where a rounding difference puts an activation on the other side of a
+    LeakyReLU's kink, and the runs drift apart as two float32 orders of summation do."""
+    load_backend(framework)
+    states = {}
+    for compiled in (False, True):
+        trainer = make_trainer(dcgan((28, 28, 1), latent_dim=16), IMAGES,
+                               attrs.evolve(CONFIGS[case], batch_size=8), backend=framework,
+                               compile=compiled)
+        trainer.fit(1)
+        states[compiled] = _state(trainer)
+    for name, eager in states[False].items():
+        np.testing.assert_allclose(states[True][name], eager, rtol=1e-4, atol=1e-6,
+                                   err_msg=name)

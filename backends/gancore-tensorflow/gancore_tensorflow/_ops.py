@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from gancore import GancoreError
+from gancore_tensorflow import _nn
 
 
 def _bce(logits: Any, target: Any, weights: Any, reduction: str) -> tf.Tensor:
@@ -105,7 +106,7 @@ class TensorFlowOps:
         x = tf.convert_to_tensor(x)
         # An outer tape (the training step's) records this tape's work, which makes the
         # returned gradient differentiable again.
-        with tf.GradientTape() as tape:
+        with tf.GradientTape() as tape, _nn.differentiated_twice():
             tape.watch(x)
             out = fn(x)
             total = tf.reduce_sum(out)
