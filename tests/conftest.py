@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -46,3 +47,20 @@ def plugin_switches_off(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     _registry.refresh()
     yield
     _registry.refresh()
+
+
+_TORCH_THREADS: list[int] = []  # torch's thread count when a test first found it loaded
+
+
+@pytest.fixture(autouse=True)
+def torch_threads_restored() -> Iterator[None]:
+    """Each test leaves torch's thread count as the suite found it: `gancore.train` sets it
+    for the process (`threads="auto"` follows the load average), and float32 sums, so the
+    runs a later test compares, depend on it."""
+    torch = sys.modules.get("torch")
+    if torch is not None and not _TORCH_THREADS:
+        _TORCH_THREADS.append(torch.get_num_threads())
+    yield
+    torch = sys.modules.get("torch")
+    if torch is not None and _TORCH_THREADS and torch.get_num_threads() != _TORCH_THREADS[0]:
+        torch.set_num_threads(_TORCH_THREADS[0])

@@ -23,9 +23,14 @@ _SMALL = _DIGITS.subset(np.arange(64))
 CASES: dict[str, tuple[Any, Any, TrainConfig]] = {
     "dcgan": (lambda: dcgan(_SMALL.shape, latent_dim=16), lambda: _SMALL,
               TrainConfig(batch_size=8)),
+    # Seed 1: with seed 0 one fake's first critic pre-activation sits 1e-9 from the
+    # LeakyReLU's kink in the second critic step, and which side float32 rounding puts it
+    # on depends on the summation order (torch at one thread against two: the first
+    # layer's gradients move apart by 600 times the tolerance). A comparison across
+    # backends is only meaningful away from the kinks; seeds 1-4 stay there.
     "wgan-gp": (lambda: dcgan(_SMALL.shape, latent_dim=16, norm="layer"), lambda: _SMALL,
                 TrainConfig(batch_size=8, loss="wasserstein", gradient_penalty=10.0,
-                            n_critic=2,
+                            n_critic=2, seed=1,
                             generator_optimizer=OptimizerConfig.adam(1e-4, 0.0, 0.9),
                             critic_optimizer=OptimizerConfig.adam(1e-4, 0.0, 0.9))),
     "wgan-clip-ema": (lambda: dcgan(_SMALL.shape, latent_dim=16), lambda: _SMALL,
