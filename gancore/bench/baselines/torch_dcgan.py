@@ -10,6 +10,8 @@ independence), Dense 1 on logits. BCEWithLogits (or the Wasserstein loss + gradi
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import torch
 from torch import nn
@@ -79,8 +81,8 @@ class GANLoop:
                  gradient_penalty: float = 0.0, seed: int = 0, compiled: bool = False) -> None:
         torch.manual_seed(seed)
         self.D_eager = D
-        if compiled:
-            G, D = torch.compile(G), torch.compile(D)
+        if compiled:  # an OptimizedModule, a Module in all but its annotation
+            G, D = cast(nn.Module, torch.compile(G)), cast(nn.Module, torch.compile(D))
         self.G, self.D = G, D
         self.data = torch.from_numpy(np.array(data, np.float32))
         self.batch_size = batch_size
