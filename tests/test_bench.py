@@ -80,6 +80,9 @@ def test_dcgan_flops_from_the_spec_shapes() -> None:
     g, d = PASSES["dcgan"]
     expected = 2 * 64 * (g * forward_macs(arch.generator) + d * forward_macs(arch.critic))
     assert step_flops("dcgan", arch.generator, arch.critic, 64) == expected
+    # reused fakes: the generator's second forward pass is not run, and not counted
+    reused = step_flops("dcgan", arch.generator, arch.critic, 64, reuse_fakes=True)
+    assert expected - reused == 2 * 64 * forward_macs(arch.generator)
 
 
 def test_summary_and_interleaved_rounds() -> None:
@@ -94,6 +97,19 @@ def test_summary_and_interleaved_rounds() -> None:
     assert {name: r.step_s.n for name, r in sides.items()} == {"a": 4, "b": 4, "c": 4}
     wall, cpu = speedup(rounds, "a", "b")
     assert wall.n == cpu.n == 4 and wall.min > 0
+
+
+def test_interleaved_rounds_in_slices_run_every_step_in_turns() -> None:
+    calls: list[tuple[str, int]] = []
+    runs = {name: (lambda n, name=name: calls.append((name, n))) for name in "ab"}
+    sides, rounds = measure_interleaved(runs, steps=5, repeats=2, slices=2)
+    # each round: both sides' first parts, then both sides' second parts; 3 + 2 = 5 steps
+    assert calls == [("a", 3), ("b", 3), ("a", 2), ("b", 2), ("b", 3), ("a", 3), ("b", 2),
+                     ("a", 2)]
+    assert len(rounds) == 2 and {r.step_s.n for r in sides.values()} == {2}
+    calls.clear()
+    measure_interleaved(runs, steps=1, repeats=1, slices=4)  # never a part of 0 steps
+    assert calls == [("a", 1), ("b", 1)]
 
 
 def test_memory_probe_reports_a_phase() -> None:

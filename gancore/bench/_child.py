@@ -29,6 +29,9 @@ Run = Callable[[int], Any]
 #: A loss's repeats last this fraction of a training repeat: a loss call is short and
 #: steady, and there are 28 loss jobs per mode.
 _LOSS_REPEAT_FRACTION = 0.2
+#: Each training round runs its sides in turn this many times, a quarter of a repeat each
+#: (see `measure_interleaved`): on a shared machine, a round's sides share its bursts.
+_SLICES_PER_ROUND = 4
 
 
 def _side(first: float, repeats: Any, memory: dict[str, Any]) -> dict[str, Any]:
@@ -68,7 +71,7 @@ def run_training(job: Job, settings: dict[str, Any], probe: MemoryProbe) -> dict
     for run in runs.values():
         run(1)
     steps = calibrate(max(step for _, step in warm.values()), settings["min_repeat_s"])
-    sides, rounds = measure_interleaved(runs, steps, repeats)
+    sides, rounds = measure_interleaved(runs, steps, repeats, slices=_SLICES_PER_ROUND)
     for side, reps in sides.items():
         result[side] = _side(warm[side][0], reps, memory[side])
     # Where the hand-written loop runs eagerly itself (PyTorch), it is the eager reference.

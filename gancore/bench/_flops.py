@@ -47,8 +47,17 @@ def forward_macs(spec: NetworkSpec) -> int:
     return total
 
 
-def step_flops(workload: str, generator: NetworkSpec, critic: NetworkSpec, batch: int) -> float:
-    """FLOPs of one training step of `workload` at `batch` samples."""
+def step_flops(workload: str, generator: NetworkSpec, critic: NetworkSpec, batch: int,
+               reuse_fakes: bool = False) -> float:
+    """FLOPs of one training step of `workload` at `batch` samples.
+
+    With `reuse_fakes` the generator step trains on the critic step's fakes: the fakes'
+    forward pass (kept with its graph) and the generator's backward pass remain, the second
+    forward pass is gone, one generator pass fewer. A step that does less work is credited
+    with less, so reusing fakes shows as a shorter step, not as a higher ceiling share.
+    """
     g_passes, d_passes = PASSES[workload]
+    if reuse_fakes:
+        g_passes -= 1
     per_sample = g_passes * forward_macs(generator) + d_passes * forward_macs(critic)
     return 2.0 * per_sample * batch

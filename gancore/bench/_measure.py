@@ -89,19 +89,38 @@ def measure(run: Callable[[int], Any], steps: int, repeats: int) -> Repeats:
     return _repeats([timed(run, steps) for _ in range(repeats)], steps)
 
 
-def measure_interleaved(runs: Mapping[str, Callable[[int], Any]], steps: int, repeats: int
+def _parts(steps: int, slices: int) -> list[int]:
+    """`steps` split into `slices` (at most `steps`) near-equal positive parts."""
+    n = max(1, min(slices, steps))
+    return [steps // n + (1 if i < steps % n else 0) for i in range(n)]
+
+
+def measure_interleaved(runs: Mapping[str, Callable[[int], Any]], steps: int, repeats: int,
+                        slices: int = 1
                         ) -> tuple[dict[str, Repeats], list[dict[str, Timing]]]:
     """`repeats` rounds, each timing one repeat of `steps` steps of every run in `runs`.
 
     The order rotates from round to round (A B, B A, ... with two runs; A B C, B C A, C A B
-    with three), so no side always runs first, after the same neighbour. Returns each side's
-    repeats and the rounds, for `speedup`.
+    with three), so no side always runs first, after the same neighbour. With `slices` > 1
+    each round's repeats are cut into that many parts, run in turn (A B A B ... within the
+    round) and summed: a burst of another process's work then falls on every side of the
+    round alike instead of on one of them. Returns each side's repeats and the rounds, for
+    `speedup`.
     """
     names = list(runs)
+    parts = _parts(steps, slices)
     rounds: list[dict[str, Timing]] = []
     for i in range(repeats):
         k = i % len(names)
-        rounds.append({name: timed(runs[name], steps) for name in names[k:] + names[:k]})
+        order = names[k:] + names[:k]
+        wall = dict.fromkeys(order, 0.0)
+        cpu = dict.fromkeys(order, 0.0)
+        for part in parts:
+            for name in order:
+                t = timed(runs[name], part)
+                wall[name] += t.wall
+                cpu[name] += t.cpu
+        rounds.append({name: Timing(wall[name], cpu[name]) for name in order})
     sides = {name: _repeats([r[name] for r in rounds], steps) for name in names}
     return sides, rounds
 

@@ -109,8 +109,9 @@ def setup(job: Job, seed: int = 0) -> Setup:
     if (job.backend, job.workload) in BASELINE_REUSES_FAKES:
         config = attrs.evolve(config, reuse_fakes=True)
     baseline, eager, compiled = baselines
-    return Setup(arch, config, data, baseline, eager,
-                 step_flops(job.workload, arch.generator, arch.critic, job.batch), compiled)
+    flops = step_flops(job.workload, arch.generator, arch.critic, job.batch,
+                       reuse_fakes=config.reuse_fakes)
+    return Setup(arch, config, data, baseline, eager, flops, compiled)
 
 
 def gancore_run(job: Job, s: Setup) -> Run:
