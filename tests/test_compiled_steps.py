@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from _helpers import FRAMEWORKS, load_backend
 
-from gancore.architectures import dcgan, mlp
+from gancore.architectures import dcgan, mlp, pacgan_mlp
 from gancore.data import Dataset, load_mixture
 from gancore.training import OptimizerConfig, TrainConfig, make_trainer
 
@@ -77,12 +77,30 @@ def test_a_compiled_convolutional_step_computes_what_the_default_step_computes(
     derivative moves where a rounding difference puts an activation on the other side of a
     LeakyReLU's kink, and the runs drift apart as two float32 orders of summation do."""
     load_backend(framework)
+    _assert_compiled_steps_agree(dcgan((28, 28, 1), latent_dim=16), IMAGES,
+                                 attrs.evolve(CONFIGS[case], batch_size=8), framework, 1)
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("case", ["nonsaturating", "r1", "reuse-fakes"])
+def test_a_compiled_maxout_critic_step_computes_what_the_default_step_computes(
+        framework: str, case: str) -> None:
+    """PacGAN's maxout critic, whose maxouts torch's compiled steps run outside the compiled
+    graph on the CPU (Inductor's kernel for them is slower than eager's): the same weights
+    after the same steps, R1's second derivative through the maxouts included."""
+    load_backend(framework)
+    _assert_compiled_steps_agree(pacgan_mlp((2,), hidden=(32, 16), layers=(2, 2)), RING,
+                                 CONFIGS[case], framework, 3)
+
+
+def _assert_compiled_steps_agree(arch: Any, data: Dataset, config: TrainConfig,
+                                 framework: str, steps: int) -> None:
+    """`steps` default and `steps` compiled steps from the same seed end at the same
+    weights, to float32 rounding."""
     states = {}
     for compiled in (False, True):
-        trainer = make_trainer(dcgan((28, 28, 1), latent_dim=16), IMAGES,
-                               attrs.evolve(CONFIGS[case], batch_size=8), backend=framework,
-                               compile=compiled)
-        trainer.fit(1)
+        trainer = make_trainer(arch, data, config, backend=framework, compile=compiled)
+        trainer.fit(steps)
         states[compiled] = _state(trainer)
     for name, eager in states[False].items():
         np.testing.assert_allclose(states[True][name], eager, rtol=1e-4, atol=1e-6,
