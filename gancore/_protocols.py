@@ -167,7 +167,13 @@ class Backend(Protocol):
         `carry` holds the fakes with the generator's graph; the call returns both metrics.
         The second loss's gradient reaches the generator through the carried fakes and is
         taken after the first update (the critic it sees is the updated one). Optional: a
-        backend without it trains without ``reuse_fakes``."""
+        backend without it trains without ``reuse_fakes``.
+
+        A backend whose class sets ``fuses_steps = True`` (optional, False when absent)
+        also gets a fused step: ``first`` carries ``{}``, ``second`` makes its own fakes
+        from its own inputs, and the two updates run as one call, the same updates as two
+        `make_update` calls (for a framework where one compiled program per step is
+        faster than two: JAX)."""
 
     def no_grad(self) -> Any:
         """A context manager in which network calls record nothing for autodiff."""

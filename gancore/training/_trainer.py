@@ -51,6 +51,9 @@ from gancore.training._signals import stop_requests
 
 __all__ = ["CycleGANTrainer", "GANTrainer", "SGANTrainer", "make_trainer", "resolve_loss"]
 
+#: The prefix of the generator update's inputs among a fused step's (`GANTrainer`).
+_FUSED = "generator:"
+
 Array = Any
 Metrics = Mapping[str, Array]
 
@@ -494,24 +497,35 @@ class GANTrainer(_Trainer):
         self._d_update = self._make_update(objective, self.opt_d, post)
         self._g_update = self._make_update(self._generator_objective, self.opt_g)
         # reuse_fakes: the last critic update of a step and the generator update run as one,
-        # the generator's forward pass kept from the first for the second.
+        # the generator's forward pass kept from the first for the second. Without it, the
+        # two run as one call where the backend says one is faster (`fuses_steps`: JAX,
+        # one compiled program per step as JAX loops are written): the same updates in the
+        # same order on the same inputs, the generator's drawn before the critic updates,
+        # as they are when nothing draws between the two (experience replay does).
         self._joint: dict[bool, Any] = {}
-        if config.reuse_fakes:
-            if not hasattr(self.backend, "make_joint_update"):
-                raise GancoreError(
-                    f"backend {self.backend.name!r} cannot reuse the critic's fakes (it has "
-                    f"no make_joint_update); set reuse_fakes=False"
-                )
+        self._fused = (not config.reuse_fakes and config.replay == 0
+                       and bool(getattr(self.backend, "fuses_steps", False))
+                       and hasattr(self.backend, "make_joint_update"))
+        if config.reuse_fakes and not hasattr(self.backend, "make_joint_update"):
+            raise GancoreError(
+                f"backend {self.backend.name!r} cannot reuse the critic's fakes (it has "
+                f"no make_joint_update); set reuse_fakes=False"
+            )
+        if config.reuse_fakes or self._fused:
             gammas = {False: None if config.r1_interval == 1 else
                       config.r1_interval * config.r1_penalty}
             if self._d_update_lazy is not None:
                 gammas[True] = 0.0
             extra = {"workers": self.workers} if self.workers.distributed else {}
+            first, second = (
+                (self._critic_objective_fused, self._generator_objective_fused)
+                if self._fused else
+                (functools.partial(self._critic_objective, keep_fakes=True),
+                 self._generator_objective_on))
             for off, gamma in gammas.items():
                 self._joint[off] = self.backend.make_joint_update(
-                    functools.partial(self._critic_objective, r1_weight=gamma, keep_fakes=True),
-                    self.opt_d, self._generator_objective_on, self.opt_g, post=post,
-                    compile=self.compile, **extra)
+                    functools.partial(first, r1_weight=gamma), self.opt_d, second, self.opt_g,
+                    post=post, compile=self.compile, **extra)
         # Each worker reads only its rows of the global batch.
         self._batches = batches_for(
             data, config.batch_size * architecture.packing, seed=self._seeds[3],
@@ -652,6 +666,18 @@ class GANTrainer(_Trainer):
         metrics = {k: ops.stop_gradient(v) for k, v in metrics.items()}
         return (loss, metrics, {"fake": made}) if keep_fakes else (loss, metrics)
 
+    def _critic_objective_fused(self, inputs: Mapping[str, Array],
+                                r1_weight: float | None = None) -> Any:
+        """The critic's objective in a fused step: nothing carried to the generator's."""
+        loss, metrics = self._critic_objective(inputs, r1_weight)
+        return loss, metrics, {}
+
+    def _generator_objective_fused(self, inputs: Mapping[str, Array],
+                                   carry: Mapping[str, Array]) -> tuple[Array, Metrics]:
+        """The generator's objective in a fused step, on its own inputs (`_FUSED` keys)."""
+        return self._generator_objective(
+            {k[len(_FUSED):]: v for k, v in inputs.items() if k.startswith(_FUSED)})
+
     def _generator_objective(self, inputs: Mapping[str, Array]) -> tuple[Array, Metrics]:
         cond = (inputs["labels"],) if self.conditional else ()
         return self._generator_objective_on(
@@ -755,6 +781,9 @@ class GANTrainer(_Trainer):
             off = bool(self._d_update_lazy is not None and update % cfg.r1_interval)
             inputs = self.critic_inputs()
             if self._joint and i == cfg.n_critic - 1:  # with the generator update
+                if self._fused:  # the generator's inputs, drawn as the next ones
+                    g_inputs = {**self.generator_inputs(), **self._step_reals(inputs)}
+                    inputs = {**inputs, **{_FUSED + k: v for k, v in g_inputs.items()}}
                 d_metrics = {**self._joint[off](inputs)}
             else:
                 d_metrics = {**(self._d_update_lazy if off else self._d_update)(inputs)}

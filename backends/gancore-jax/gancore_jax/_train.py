@@ -253,7 +253,9 @@ class JointUpdate(_Compiled):
     """A critic update, then a generator update on what the critic's objective carried over
     (its fakes), in one compiled function: `first(inputs) -> (loss, metrics, carry)`,
     `second(inputs, carry) -> (loss, metrics)`. The generator's forward pass runs once: the
-    carried fakes' pullback (`jax.vjp`) takes the second loss's gradient back through it."""
+    carried fakes' pullback (`jax.vjp`) takes the second loss's gradient back through it.
+    With an empty `carry` (a fused step: the generator update makes its own fakes) the two
+    updates are only compiled together."""
 
     def __init__(self, first: Callable[..., Any], first_optimizer: Optimizer,
                  second: Callable[..., Any], second_optimizer: Optimizer,
@@ -303,8 +305,11 @@ class JointUpdate(_Compiled):
         b_now = _read(values, second_opt.params)
         (grad_fakes, grads_direct), (second_metrics, values, new_key) = jax.grad(
             second, argnums=(0, 1), has_aux=True)(carry, b_now)
-        _, through_fakes = pullback((jnp.zeros_like(loss), grad_fakes))
-        grads_b = [d + f for d, f in zip(grads_direct, through_fakes, strict=True)]
+        if jax.tree_util.tree_leaves(carry):
+            _, through_fakes = pullback((jnp.zeros_like(loss), grad_fakes))
+            grads_b = [d + f for d, f in zip(grads_direct, through_fakes, strict=True)]
+        else:  # a fused step: nothing carried, no pullback through the first objective
+            grads_b = list(grads_direct)
         new_b, slots_b = second_opt.update(b_now, grads_b, slots[1], scalars[1])
         _write(values, second_opt.params, new_b)
         return self._states(values), (slots_a, slots_b), {**metrics, **second_metrics}, new_key
