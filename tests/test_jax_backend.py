@@ -61,7 +61,7 @@ def test_each_update_compiles_once(jax_backend: Any, reuse_fakes: bool) -> None:
 
 
 FUSED_CASES = ["nonsaturating", "label-flip", "wgan-clip", "wgan-gp", "least-squares", "cgan",
-               "pacgan-lazy-r1", "pacgan-r1-decay"]
+               "sgan", "pacgan-lazy-r1", "pacgan-r1-decay"]
 
 
 @pytest.mark.parametrize("case", FUSED_CASES)

@@ -668,8 +668,10 @@ class GANTrainer(_Trainer):
 
     def _critic_objective_fused(self, inputs: Mapping[str, Array],
                                 r1_weight: float | None = None) -> Any:
-        """The critic's objective in a fused step: nothing carried to the generator's."""
-        loss, metrics = self._critic_objective(inputs, r1_weight)
+        """The critic's objective in a fused step: nothing carried to the generator's
+        (`r1_weight` None: the trainer's own objective, as SGAN's, which has no R1)."""
+        loss, metrics = (self._critic_objective(inputs) if r1_weight is None
+                         else self._critic_objective(inputs, r1_weight))
         return loss, metrics, {}
 
     def _generator_objective_fused(self, inputs: Mapping[str, Array],
