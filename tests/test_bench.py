@@ -92,8 +92,13 @@ def test_summary_and_interleaved_rounds() -> None:
     calls: list[str] = []
     runs = {name: (lambda n, name=name: calls.append(name)) for name in "abc"}
     sides, rounds = measure_interleaved(runs, steps=2, repeats=4)
-    # every round runs each side once; the order rotates, so no side always goes first
-    assert calls == [*"abc", *"bca", *"cab", *"abc"]
+    # every round runs each side once; the order rotates, and the next cycle of rotations
+    # runs backwards, so no side always goes first, or always after the same neighbour
+    assert calls == [*"abc", *"bca", *"cab", *"cba"]
+    calls.clear()
+    measure_interleaved(runs, steps=1, repeats=6)
+    assert ["".join(calls[i:i + 3]) for i in range(0, 18, 3)] == ["abc", "bca", "cab", "cba",
+                                                                  "acb", "bac"]
     assert {name: r.step_s.n for name, r in sides.items()} == {"a": 4, "b": 4, "c": 4}
     wall, cpu = speedup(rounds, "a", "b")
     assert wall.n == cpu.n == 4 and wall.min > 0

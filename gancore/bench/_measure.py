@@ -100,8 +100,11 @@ def measure_interleaved(runs: Mapping[str, Callable[[int], Any]], steps: int, re
                         ) -> tuple[dict[str, Repeats], list[dict[str, Timing]]]:
     """`repeats` rounds, each timing one repeat of `steps` steps of every run in `runs`.
 
-    The order rotates from round to round (A B, B A, ... with two runs; A B C, B C A, C A B
-    with three), so no side always runs first, after the same neighbour. With `slices` > 1
+    The order rotates from round to round, and each cycle of rotations is run backwards
+    in the next (A B C, B C A, C A B, C B A, A C B, B A C with three runs), so no side
+    always runs first, or always after the same neighbour: a side that leaves the machine in
+    a worse state (eager ops, a thread pool still spinning) slows each other side alike.
+    With `slices` > 1
     each round's repeats are cut into that many parts, run in turn (A B A B ... within the
     round) and summed: a burst of another process's work then falls on every side of the
     round alike instead of on one of them. Returns each side's repeats and the rounds, for
@@ -113,6 +116,8 @@ def measure_interleaved(runs: Mapping[str, Callable[[int], Any]], steps: int, re
     for i in range(repeats):
         k = i % len(names)
         order = names[k:] + names[:k]
+        if (i // len(names)) % 2:
+            order.reverse()
         wall = dict.fromkeys(order, 0.0)
         cpu = dict.fromkeys(order, 0.0)
         for part in parts:
