@@ -13,6 +13,8 @@ import attrs
 import numpy as np
 import pytest
 from _helpers import load_backend
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_training import CASES, _SameNoiseTwice
 
 import gancore
@@ -127,3 +129,60 @@ def test_listing_the_jax_backend_imports_no_jax() -> None:
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             env=env, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
+
+
+def _product_and_xla(layer: Any, x: np.ndarray, kernel: np.ndarray) -> Any:
+    """(value, first and second derivatives) of a scalar function of the layer's output, by
+    the patch-matrix products and by XLA's convolution."""
+    import jax
+    import jax.numpy as jnp
+    from gancore_jax import _nn
+
+    def run(products: bool) -> Any:
+        def f(x: Any, kernel: Any) -> Any:
+            token = _nn._patches.set(products)
+            try:
+                forward = _nn._FORWARD[type(layer)]
+                y, _ = forward(layer, {"kernel": kernel}, [x], True, None)
+            finally:
+                _nn._patches.reset(token)
+            return jnp.sum(jnp.tanh(y) * jnp.arange(y.size).reshape(y.shape) / y.size)
+
+        first = jax.grad(f, argnums=(0, 1))
+        # The input gradient's norm, differentiated again: a gradient penalty's second order.
+        second = jax.grad(lambda x, k: jnp.sum(first(x, k)[0] ** 2), argnums=1)
+        return f(x, kernel), *first(x, kernel), second(x, kernel)
+
+    return run(True), run(False)
+
+
+@settings(max_examples=15, deadline=None)
+@given(kernel=st.integers(1, 5), stride=st.integers(1, 3), size=st.integers(1, 9),
+       channels=st.integers(1, 4), pads=st.tuples(*[st.integers(0, 3)] * 4),
+       transpose=st.booleans(), seed=st.integers(0, 2**16))
+def test_convolutions_as_products_compute_xlas_convolutions(
+        jax_backend: Any, kernel: int, stride: int, size: int, channels: int,
+        pads: tuple[int, int, int, int], transpose: bool, seed: int) -> None:
+    """On a CPU, gancore-jax runs convolutions as matrix products of patches: the same
+    outputs, gradients and second-order gradients as `lax.conv_general_dilated`, for any
+    kernel, stride, padding and output padding."""
+    from gancore.nn import _layers as L
+
+    if transpose:
+        padding, extra = min(pads[0], kernel - 1), pads[1] % stride
+        layer: Any = L.ConvTranspose2D(channels + 1, kernel, stride=stride, padding=padding,
+                                       output_padding=extra, use_bias=False)
+        if (size - 1) * stride - 2 * padding + kernel + extra < 1:
+            return
+    else:
+        layer = L.Conv2D(channels + 1, kernel, stride=stride, padding=pads, use_bias=False)
+        if size + pads[0] + pads[1] < kernel or size + pads[2] + pads[3] < kernel:
+            return
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(2, size, size + 1, channels)).astype(np.float32)
+    w = rng.normal(size=(kernel, kernel, channels, channels + 1)).astype(np.float32)
+    products, xla = _product_and_xla(layer, x, w)
+    for got, want in zip(products, xla, strict=True):
+        want = np.asarray(want)
+        scale = float(np.max(np.abs(want))) if want.size else 0.0
+        np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-5 * (1 + scale))
