@@ -173,7 +173,7 @@ class Backend(Protocol):
         also gets a fused step: ``first`` carries ``{}``, ``second`` makes its own fakes
         from its own inputs, and the two updates run as one call, the same updates as two
         `make_update` calls (for a framework where one compiled program per step is
-        faster than two: JAX)."""
+        faster than two: JAX, TensorFlow)."""
 
     def no_grad(self) -> Any:
         """A context manager in which network calls record nothing for autodiff."""

@@ -1,6 +1,7 @@
 """What the conformance suite leaves to the JAX backend's own tests: the joint update of
-``reuse_fakes`` and of a fused step, devices and threads, and that listing it imports no
-JAX."""
+``reuse_fakes`` and of a fused step, convolutions as matrix products, devices and threads,
+and that listing it imports no JAX (fused steps are held equal to two updates in
+tests/test_training.py)."""
 
 from __future__ import annotations
 
@@ -60,41 +61,6 @@ def test_each_update_compiles_once(jax_backend: Any, reuse_fakes: bool) -> None:
     trainer.fit(2)
     updates = [trainer._joint[False]]  # reused fakes or a fused step: one program a step
     assert [u._step._cache_size() for u in updates] == [1] * len(updates)
-
-
-FUSED_CASES = ["nonsaturating", "label-flip", "wgan-clip", "wgan-gp", "least-squares", "cgan",
-               "sgan", "pacgan-lazy-r1", "pacgan-r1-decay"]
-
-
-@pytest.mark.parametrize("case", FUSED_CASES)
-def test_a_fused_step_makes_the_two_updates_it_fuses(jax_backend: Any, case: str,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    """JAX runs a step's last critic update and its generator update as one program: the
-    weights, the optimizers' state and the metrics are those of the two updates run one
-    after the other (the generator's inputs drawn in the same order), to float32 rounding
-    (XLA fuses one program's arithmetic differently from two programs')."""
-    arch, data, config = CASES[case]
-    config = attrs.evolve(config, steps=3, log_every=1)
-    fused = make_trainer(arch(), data(), config, backend="jax")
-    assert fused._fused and not fused._d_update._step._cache_size()
-    fused.fit()
-    monkeypatch.setattr(type(jax_backend), "fuses_steps", False)
-    apart = make_trainer(arch(), data(), config, backend="jax")
-    assert not apart._fused
-    apart.fit()
-    # the fused program ran; a lone critic update only before the last of n_critic
-    assert fused._joint[False]._step._cache_size() == 1
-    assert fused._d_update._step._cache_size() == (config.n_critic > 1)
-    for name in ("generator", "critic"):
-        got, want = fused.networks()[name].get_state(), apart.networks()[name].get_state()
-        assert got.keys() == want.keys()
-        for param, value in want.items():
-            np.testing.assert_allclose(got[param], value, rtol=1e-5, atol=1e-6,
-                                       err_msg=f"{name}.{param}")
-    assert [h.keys() for h in fused.history] == [h.keys() for h in apart.history]
-    for a, b in zip(fused.history, apart.history, strict=True):
-        for key in a:
-            np.testing.assert_allclose(a[key], b[key], rtol=1e-5, atol=1e-6, err_msg=key)
 
 
 def test_a_step_with_experience_replay_is_not_fused(jax_backend: Any) -> None:

@@ -426,3 +426,48 @@ def test_reuse_fakes_is_refused_where_the_step_has_no_such_option() -> None:
         _train("cyclegan", "torch", reuse_fakes=True)
     with pytest.raises(gancore.InvalidArgumentError, match="reuse_fakes must be False for SGAN"):
         _train("sgan", "torch", reuse_fakes=True)
+
+
+FUSED_CASES = ["nonsaturating", "label-flip", "wgan-clip", "wgan-gp", "least-squares", "cgan",
+               "sgan", "pacgan-lazy-r1", "pacgan-r1-decay"]
+
+
+def _programs(update: Any) -> int:
+    """How many programs an update's compiled step holds (traced or compiled so far)."""
+    step = update._step
+    return step._cache_size() if hasattr(step, "_cache_size") \
+        else step.experimental_get_tracing_count()
+
+
+@pytest.mark.parametrize("framework", ["tensorflow", "jax"])
+@pytest.mark.parametrize("case", FUSED_CASES)
+def test_a_fused_step_makes_the_two_updates_it_fuses(framework: str, case: str,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """TensorFlow and JAX run a step's last critic update and its generator update as one
+    compiled program (`fuses_steps`): the weights, the optimizers' state and the metrics
+    are those of the two updates run one after the other (the generator's inputs drawn in
+    the same order), to float32 rounding (a compiler fuses one program's arithmetic
+    differently from two programs')."""
+    backend = load_backend(framework)
+    arch, data, config = CASES[case]
+    config = attrs.evolve(config, steps=3, log_every=1)
+    fused = make_trainer(arch(), data(), config, backend=framework)
+    assert fused._fused and not _programs(fused._d_update)
+    fused.fit()
+    monkeypatch.setattr(type(backend), "fuses_steps", False)
+    apart = make_trainer(arch(), data(), config, backend=framework)
+    assert not apart._fused
+    apart.fit()
+    # the fused program ran; a lone critic update only before the last of n_critic
+    assert _programs(fused._joint[False]) == 1
+    assert _programs(fused._d_update) == (config.n_critic > 1)
+    for name in ("generator", "critic"):
+        got, want = fused.networks()[name].get_state(), apart.networks()[name].get_state()
+        assert got.keys() == want.keys()
+        for param, value in want.items():
+            np.testing.assert_allclose(got[param], value, rtol=1e-5, atol=1e-6,
+                                       err_msg=f"{name}.{param}")
+    assert [h.keys() for h in fused.history] == [h.keys() for h in apart.history]
+    for a, b in zip(fused.history, apart.history, strict=True):
+        for key in a:
+            np.testing.assert_allclose(a[key], b[key], rtol=1e-5, atol=1e-6, err_msg=key)

@@ -63,6 +63,10 @@ class TensorFlowBackend:
     name: ClassVar[str] = "tensorflow"
     framework: ClassVar[str] = "tensorflow"
     array_modules: ClassVar[tuple[str, ...]] = ("tensorflow", "keras")
+    #: A step's last critic update and its generator update run as one `tf.function`
+    #: (`make_joint_update` with nothing carried): at two threads the DCGAN 28x28 step
+    #: takes 70 ms against 76 ms as two programs, the PacGAN mixture's 12.6 ms against 14.0.
+    fuses_steps: ClassVar[bool] = True
 
     @classmethod
     def describe(cls) -> BackendInfo:
