@@ -74,6 +74,9 @@ def run_case(name: str, backend: str, workers: Workers | None = None,
                            workers=workers)
     if per_worker_batch_norm:
         n = per_worker_batch_norm
+        # Separate updates (a backend that fuses a step's last two runs them as one call,
+        # tested equal to these in tests/test_training.py), each on N row blocks.
+        trainer._joint, trainer._fused = {}, False
         trainer._d_update = trainer.backend.make_update(
             halves(trainer._critic_objective, n), trainer.opt_d)
         trainer._g_update = trainer.backend.make_update(
