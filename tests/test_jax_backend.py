@@ -79,6 +79,36 @@ def test_devices_and_threads_are_checked(jax_backend: Any) -> None:
         jax_backend.set_threads(3)
 
 
+_ONE_CORE = """
+import os, time, gancore
+cores = os.sched_getaffinity(0)
+gancore.backend("jax").set_threads(1)
+import jax, jax.numpy as jnp
+a = jnp.ones((1024, 1024))
+product = jax.jit(jnp.dot)
+product(a, a).block_until_ready()
+wall, cpu = time.perf_counter(), time.process_time()
+for _ in range(30):
+    product(a, a).block_until_ready()
+print((time.process_time() - cpu) / (time.perf_counter() - wall))
+print(all(os.sched_getaffinity(int(t)) == cores for t in os.listdir("/proc/self/task")))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs a process that may run on two cores or more")
+def test_one_thread_runs_xla_on_one_core_and_ties_no_thread_to_it() -> None:
+    """XLA sizes its CPU pool by the cores the process may use, not by its flags: with
+    threads 1 its products keep one core busy (two on a 2-core machine before), and every
+    thread may still run on every core."""
+    result = subprocess.run([sys.executable, "-c", _ONE_CORE], capture_output=True,
+                            text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    busy, free = result.stdout.split()[-2:]
+    assert float(busy) < 1.4, f"CPU time / wall time {busy}: more than one core was busy"
+    assert free == "True"
+
+
 def test_weight_clipping_needs_parameters_not_arrays(jax_backend: Any) -> None:
     with pytest.raises(gancore.InvalidArgumentError, match="JAX arrays cannot change"):
         jax_backend.ops.clip_([jax_backend.to_native(np.ones(3))], -0.1, 0.1)

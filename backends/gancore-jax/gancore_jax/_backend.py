@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata as md
 import os
 import re
@@ -24,6 +25,28 @@ def _backends_started() -> bool:
     from jax._src import xla_bridge
 
     return bool(getattr(xla_bridge, "_backends", None))
+
+
+def _start_on_cores(threads: int) -> None:
+    """Start XLA's clients while this thread may run on `threads` of its cores (they size
+    their thread pools by that), then let it, and the threads they started, run on all of
+    them again."""
+    import jax
+
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_setaffinity") else []
+    if not 0 < threads < len(cores):
+        jax.devices()
+        return
+    tasks = "/proc/self/task"
+    before = set(os.listdir(tasks)) if os.path.isdir(tasks) else set()
+    os.sched_setaffinity(0, cores[:threads])
+    try:
+        jax.devices()
+    finally:
+        os.sched_setaffinity(0, cores)
+        for task in set(os.listdir(tasks)) - before if before else ():
+            with contextlib.suppress(OSError):  # a thread that has ended since
+                os.sched_setaffinity(int(task), cores)
 
 
 class JaxBackend:
@@ -99,8 +122,15 @@ class JaxBackend:
         _random.seed(seed)
 
     def set_threads(self, threads: int) -> None:
-        """Run XLA's CPU ops on `threads` threads. XLA reads this when it starts its CPU
-        client (the first computation); later the same count passes and another raises."""
+        """Run XLA's CPU ops on `threads` threads, from here on: XLA's CPU client starts
+        now, and later the same count passes and another raises.
+
+        XLA sizes its CPU thread pool by the cores the process may run on, not by its
+        flags (jax 0.10: a matrix product under ``intra_op_parallelism_threads=1`` keeps
+        two cores busy). Where the OS lets a process choose its cores (Linux), the
+        client starts while this thread may run on `threads` of them only, and then every
+        thread of the process runs on all of them again: the pool has `threads` threads,
+        none of them tied to a core."""
         threads = int(threads)
         if _backends_started():
             if self._threads not in (None, threads):
@@ -119,6 +149,7 @@ class JaxBackend:
         flags += [f"--xla_cpu_multi_thread_eigen={'false' if threads == 1 else 'true'}",
                   f"intra_op_parallelism_threads={threads}"]
         os.environ["XLA_FLAGS"] = " ".join(flags)
+        _start_on_cores(threads)
         self._threads = threads
 
     def random_state(self) -> dict[str, Any]:
