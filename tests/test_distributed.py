@@ -276,6 +276,26 @@ def test_a_two_worker_job_writes_once_and_resumes_in_one_process(
     assert steps == [1, 2, 3, 4]
 
 
+_LEAVES = """
+import sys
+import torch.distributed as dist
+from gancore.training import train
+train(backend="torch", out_dir=sys.argv[1], steps=1, progress=False)
+print("in the process group" if dist.is_initialized() else "left the process group")
+"""
+
+
+def test_a_worker_leaves_its_process_group_when_its_job_ends(tmp_path: Path) -> None:
+    """A torch process that exits inside a gloo process group can abort at interpreter
+    exit (SIGABRT: "terminate called without an active exception"); `train` leaves it."""
+    procs = _start_workers("torch", ["-c", _LEAVES, str(tmp_path / "job")],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    outs = [p.communicate(timeout=600)[0] for p in procs]
+    for p, out in zip(procs, outs, strict=True):
+        assert p.returncode == 0, out[-3000:]
+        assert out.strip().splitlines()[-1] == "left the process group", out[-3000:]
+
+
 def _training_job(tmp_path: Path) -> subprocess.Popen:
     """A long two-worker job in `tmp_path`/job, returned once its workers train (worker 0
     has written the metrics log)."""

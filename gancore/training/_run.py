@@ -312,6 +312,7 @@ def _execute(folder: RunFolder, rec: Recipe, *, backend: str, device: str, progr
             metrics = trainer.fit(progress=False)  # its callbacks say
         except TrainingStopped as e:
             _finish(folder, status, trainer, start, "stopped")
+            _leave_workers(trainer)  # every worker stops after the same step
             raise TrainingStopped(
                 f"{e}; checkpoint {out / 'checkpoint'} (step {trainer.step}); resume with: "
                 f"gancore train --resume {out}", step=e.step, signal=e.signal) from None
@@ -324,7 +325,17 @@ def _execute(folder: RunFolder, rec: Recipe, *, backend: str, device: str, progr
         if cfg.algorithm == "sgan" and main:
             metrics = {**metrics, **_sgan_accuracy(trainer, rec, data)}
         seconds = _finish(folder, status, trainer, start, "finished", metrics)
+        _leave_workers(trainer)
     return RunResult(trainer, out, metrics, seconds)
+
+
+def _leave_workers(trainer: Any) -> None:
+    """A data-parallel worker leaves its process group when its job ends: a torch process
+    that exits inside one can abort in gloo's threads at interpreter exit (SIGABRT,
+    "terminate called without an active exception"). A later job joins a new one."""
+    leave = getattr(trainer.backend, "leave_workers", None)
+    if trainer.workers.distributed and leave is not None:
+        leave()
 
 
 def _sgan_accuracy(trainer: Any, rec: Recipe, data: Any) -> dict[str, float]:
