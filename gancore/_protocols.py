@@ -220,7 +220,9 @@ class DistributedBackend(Backend, Protocol):
     collective (keys starting with ``_`` stay local), and, when ``workers.sync_batch_norm``,
     makes training-mode batch normalisation inside the update use the global batch's
     statistics (differentiably; never outside updates, which not every worker runs). Every
-    worker calls every member below at the same point of the program."""
+    worker calls every member below at the same point of the program. A backend may also
+    have ``leave_workers()`` (optional): `train` and `resume` call it when a worker's job
+    ends or stops."""
 
     def init_workers(self, workers: Any, device: str = "auto") -> str:
         """Join the job (once per process; later calls check it is the same job) and return

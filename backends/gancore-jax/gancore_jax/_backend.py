@@ -37,15 +37,15 @@ def _start_on_cores(threads: int) -> None:
     if not 0 < threads < len(cores):
         jax.devices()
         return
-    tasks = "/proc/self/task"
-    before = set(os.listdir(tasks)) if os.path.isdir(tasks) else set()
+    tasks = "/proc/self/task"  # Linux: the process's threads, by id
+    before = set(os.listdir(tasks))
     os.sched_setaffinity(0, cores[:threads])
     try:
         jax.devices()
     finally:
         os.sched_setaffinity(0, cores)
-        for task in set(os.listdir(tasks)) - before if before else ():
-            with contextlib.suppress(OSError):  # a thread that has ended since
+        for task in set(os.listdir(tasks)) - before:  # the threads XLA started
+            with contextlib.suppress(OSError):  # one that has ended since
                 os.sched_setaffinity(int(task), cores)
 
 

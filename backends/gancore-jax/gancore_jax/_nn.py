@@ -72,9 +72,9 @@ def _conv(x: jax.Array, kernel: jax.Array, stride: int,
 # XLA's CPU convolutions are slow where a matrix product is not: the DCGAN generator's first
 # transposed convolution (7x7x256 -> 14x14x128, batch 64) takes 1,531 ms forward and
 # backward through `lax.conv_general_dilated` at one thread against 130 ms as one matrix
-# product and strided pads. On a CPU, convolutions whose patch matrix stays under this size run as
-# products; elsewhere (and above it) as XLA's convolutions. The two compute the same sums
-# in another order.
+# product and strided pads. On a CPU, convolutions whose patch matrix stays under this
+# size run as products; elsewhere (and above it) as XLA's convolutions. The two compute the
+# same sums in another order.
 _PATCH_BYTES = 1 << 28
 _patches = contextvars.ContextVar("gancore_jax_patches", default=False)
 
