@@ -14,7 +14,7 @@ import attrs
 import numpy as np
 import pytest
 from _helpers import load_backend
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from test_training import CASES, _SameNoiseTwice
 
@@ -152,6 +152,20 @@ def _product_and_xla(layer: Any, x: np.ndarray, kernel: np.ndarray) -> Any:
     return run(True), run(False)
 
 
+def _assert_products_match_xla(layer: Any, kernel: int, size: int, channels: int,
+                               seed: int) -> None:
+    """The layer on a (2, size, size + 1, channels) input: products and XLA agree in value,
+    first and second derivatives, to float32 rounding of their largest entry."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(2, size, size + 1, channels)).astype(np.float32)
+    w = rng.normal(size=(kernel, kernel, channels, channels + 1)).astype(np.float32)
+    products, xla = _product_and_xla(layer, x, w)
+    for got, want in zip(products, xla, strict=True):
+        want = np.asarray(want)
+        scale = float(np.max(np.abs(want))) if want.size else 0.0
+        np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-5 * (1 + scale))
+
+
 @settings(max_examples=15, deadline=None)
 @given(kernel=st.integers(1, 5), stride=st.integers(1, 3), size=st.integers(1, 9),
        channels=st.integers(1, 4), pads=st.tuples(*[st.integers(0, 3)] * 4),
@@ -174,11 +188,63 @@ def test_convolutions_as_products_compute_xlas_convolutions(
         layer = L.Conv2D(channels + 1, kernel, stride=stride, padding=pads, use_bias=False)
         if size + pads[0] + pads[1] < kernel or size + pads[2] + pads[3] < kernel:
             return
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(2, size, size + 1, channels)).astype(np.float32)
-    w = rng.normal(size=(kernel, kernel, channels, channels + 1)).astype(np.float32)
-    products, xla = _product_and_xla(layer, x, w)
+    _assert_products_match_xla(layer, kernel, size, channels, seed)
+
+
+@settings(max_examples=8, deadline=None)
+@given(kernel=st.integers(1, 5), stride=st.integers(2, 3), size=st.integers(1, 7),
+       channels=st.integers(1, 3), padding=st.integers(0, 4), seed=st.integers(0, 2**16))
+def test_strided_transposed_convolutions_by_phases_compute_xlas(
+        jax_backend: Any, kernel: int, stride: int, size: int, channels: int, padding: int,
+        seed: int) -> None:
+    """A strided transposed convolution whose output sides divide by its stride runs as the
+    stride**2 interleaved phases of its taps (the sub-pixel form): the same outputs, first
+    and second derivatives as XLA's convolution, kernels smaller than the stride (phases
+    with no tap) and taps shifted past the input's edge included."""
+    from gancore.nn import _layers as L
+
+    padding = min(padding, kernel - 1)
+    # The output padding that makes both sides (size and size + 1 wide) divide by stride.
+    out_h = (size - 1) * stride - 2 * padding + kernel
+    extra = -out_h % stride
+    out_w = size * stride - 2 * padding + kernel + extra
+    assume(out_h + extra >= stride and out_w % stride == 0)
+    layer = L.ConvTranspose2D(channels + 1, kernel, stride=stride, padding=padding,
+                              output_padding=extra, use_bias=False)
+    _assert_products_match_xla(layer, kernel, size, channels, seed)
+
+
+@pytest.mark.parametrize(("kernel", "stride", "padding", "extra", "size"), [
+    (4, 2, 1, 0, 7),   # DCGAN-style 4/2/1: 7 -> 14
+    (5, 2, 2, 1, 7),   # GANs in Action's 'same' 5/2 with output padding: 7 -> 14
+    (3, 2, 1, 1, 14),  # GANs in Action's 3/2: 14 -> 28
+    (1, 2, 0, 1, 3),   # kernel smaller than the stride: three phases of four are zeros
+])
+def test_the_phase_form_takes_the_common_generator_layers(
+        jax_backend: Any, kernel: int, stride: int, padding: int, extra: int,
+        size: int) -> None:
+    """The generator layers GAN code uses take the phase form, and agree with XLA."""
+    from gancore_jax import _nn
+
+    from gancore.nn import _layers as L
+
+    layer = L.ConvTranspose2D(3, kernel, stride=stride, padding=padding,
+                              output_padding=extra, use_bias=False)
+    rng = np.random.default_rng(kernel)
+    x = rng.normal(size=(2, size, size, 2)).astype(np.float32)
+    w = rng.normal(size=(kernel, kernel, 2, 3)).astype(np.float32)
+    calls = []
+    original = _nn._interleave_phases
+
+    def counted(*args: Any) -> Any:
+        calls.append(args[2])
+        return original(*args)
+
+    _nn._interleave_phases = counted
+    try:
+        products, xla = _product_and_xla(layer, x, w)
+    finally:
+        _nn._interleave_phases = original
+    assert calls and calls[0] == stride
     for got, want in zip(products, xla, strict=True):
-        want = np.asarray(want)
-        scale = float(np.max(np.abs(want))) if want.size else 0.0
-        np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-5 * (1 + scale))
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-4)
