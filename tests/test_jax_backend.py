@@ -221,8 +221,8 @@ def test_strided_transposed_convolutions_by_phases_compute_xlas(
     (1, 2, 0, 1, 3),   # kernel smaller than the stride: three phases of four are zeros
 ])
 def test_the_phase_form_takes_the_common_generator_layers(
-        jax_backend: Any, kernel: int, stride: int, padding: int, extra: int,
-        size: int) -> None:
+        jax_backend: Any, monkeypatch: pytest.MonkeyPatch, kernel: int, stride: int,
+        padding: int, extra: int, size: int) -> None:
     """The generator layers GAN code uses take the phase form, and agree with XLA."""
     from gancore_jax import _nn
 
@@ -240,11 +240,8 @@ def test_the_phase_form_takes_the_common_generator_layers(
         calls.append(args[2])
         return original(*args)
 
-    _nn._interleave_phases = counted
-    try:
-        products, xla = _product_and_xla(layer, x, w)
-    finally:
-        _nn._interleave_phases = original
+    monkeypatch.setattr(_nn, "_interleave_phases", counted)
+    products, xla = _product_and_xla(layer, x, w)
     assert calls and calls[0] == stride
     for got, want in zip(products, xla, strict=True):
         np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-4)

@@ -71,8 +71,8 @@ def _conv(x: jax.Array, kernel: jax.Array, stride: int,
 
 # XLA's CPU convolutions are slow where a matrix product is not: the DCGAN generator's first
 # transposed convolution (7x7x256 -> 14x14x128, batch 64) takes 1,531 ms forward and
-# backward through `lax.conv_general_dilated` at one thread against 95 ms as one matrix
-# product and its taps' phases interleaved. On a CPU, strided convolutions whose patch
+# backward through `lax.conv_general_dilated` at one thread against 70 ms as one product
+# per tap, the output's phases interleaved. On a CPU, strided convolutions whose patch
 # matrix stays under this size run as products; so do stride-1 ones on maps of fewer than
 # `_XLA_PIXELS` output pixels. Larger stride-1 convolutions are XLA's own, which is faster
 # there (the DCGAN's 14x14x128 -> 64: 82 ms forward and backward against 171 ms as a product
@@ -144,8 +144,7 @@ def _interleave_phases(plane: Callable[[int, int], jax.Array], shape: tuple[int,
     (ky - padding - ry) % stride == 0 (and alike in x), each shifted by whole pixels, so
     every phase is a sum of shifted tap planes and the output is the phases interleaved.
     Its backward pass slices each plane's gradient out of one phase instead of reading an
-    output-sized spread per tap (7x7x256 -> 14x14x128 forward and backward: 70 against
-    122 ms)."""
+    output-sized spread per tap."""
     n, h, w, kh, kw, o = shape
     mh, mw = out_h // stride, out_w // stride
     zero = jnp.zeros((), dtype)
@@ -193,14 +192,14 @@ def _conv_transpose2d(layer: L.ConvTranspose2D, p: Params, xs: list[jax.Array],
     stride = layer.stride
     out_hw = ((h - 1) * stride - 2 * pad + k + extra) * ((w - 1) * stride - 2 * pad + k + extra)
     if _as_products(stride, out_hw, n, h * w, k * k * kernel.shape[-1]):
-        y = _conv_transpose_patches(x, kernel, layer.stride, pad, extra)
+        y = _conv_transpose_patches(x, kernel, stride, pad, extra)
     else:
         # A transposed convolution is a convolution of the stride-dilated input with the
         # spatially flipped kernel, padded by k - 1 - padding (plus output_padding at the
         # end).
         before, after = k - 1 - pad, k - 1 - pad + extra
         y = _conv(x, kernel[::-1, ::-1], 1, [(before, after), (before, after)],
-                  dilation=layer.stride)
+                  dilation=stride)
     return (y + p["bias"] if layer.use_bias else y), {}
 
 
